@@ -1,0 +1,18 @@
+"""The ``fathom`` command: one module per sub-command, assembled here."""
+
+from __future__ import annotations
+
+import typer
+
+from .datasets import datasets
+from .train import train
+
+app = typer.Typer(
+    name="fathom", no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+    help="Make very deep graph neural networks trainable, and show why.",
+)
+app.command()(train)
+app.command()(datasets)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,134 @@
+"""DeepGNN: a linear encoder, ``L`` message-passing blocks and a linear head, from a ModelConfig."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import ModelConfig
+from ..graph import AggregationOperator, OperatorCache
+from ..init import fixup_, glorot_, gnn_he_, kaiming_
+from .conv import FathomConv
+from .norm import make_norm
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
+
+
+class DeepGNNBlock(nn.Module):
+    r"""One block: branch :math:`B(Z) = \mathrm{norm}(A_a \sigma(\mathrm{dropout}(Z)) W)` and
+
+    .. math::
+        Z' = B(Z) \ \ (\text{none}), \qquad Z' = Z + \beta B(Z) \ \ (\text{plain: } \beta = 1;
+        \ \text{fixup: } \beta = 1/\sqrt{L} \text{ by default}).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.conv = FathomConv(config.width, config.width, config.aggregation,
+                               config.residual_aggregation, config.activation)
+        self.norm = make_norm(config.norm, config.width)
+        self.dropout = config.dropout
+        self.residual = config.residual != "none"
+        self.branch_scale = config.branch_scale
+
+    def forward(self, z: Tensor, operator: AggregationOperator) -> Tensor:
+        branch = self.norm(self.conv(F.dropout(z, self.dropout, self.training), operator=operator))
+        return z + self.branch_scale * branch if self.residual else branch
+
+
+class DeepGNN(nn.Module):
+    r"""Encoder :math:`Z_0 = X W_{in} + b`, blocks :math:`Z_l = \mathrm{block}_l(Z_{l-1})`,
+    head :math:`Y = \sigma(Z_L) W_{out} + b`.
+
+    Block weights follow ``config.init``:
+
+    - ``gnn_he``: :math:`\mathrm{Var}(W_{ij}) = 2 / (n \lambda_1(A_a)^2)` (DeZoort & Hanin 2023),
+    - ``kaiming``: :math:`2/n` (He), ``glorot``: PyG's default,
+    - ``fixup``: ``gnn_he`` then the last weight of every residual branch set to zero.
+
+    The encoder and head are Glorot-initialised in every case; biases start at zero.
+
+    Args:
+        config: the architecture.
+        in_channels: input feature width.
+        out_channels: number of outputs (classes).
+        perron_root: :math:`\lambda_1(A_a)` of the graph's residual operator. ``gcn`` and
+            ``mean`` have :math:`\lambda_1 = 1` exactly, so it may be omitted for them; ``sum``
+            depends on the graph and must be given (see :meth:`for_graph`).
+    """
+
+    def __init__(self, config: ModelConfig, in_channels: int, out_channels: int,
+                 perron_root: float | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.encoder = nn.Linear(in_channels, config.width)
+        self.blocks = nn.ModuleList(DeepGNNBlock(config) for _ in range(config.depth))
+        self.head = nn.Linear(config.width, out_channels)
+        self._operators = OperatorCache(config.aggregation, config.residual_aggregation)
+        self.reset_parameters(perron_root)
+
+    @classmethod
+    def for_graph(cls, config: ModelConfig, data: "Data", out_channels: int) -> "DeepGNN":
+        """A model for ``data`` whose initialisation uses the Perron root of the graph's operator."""
+        operator = AggregationOperator.from_data(data, config.aggregation, config.residual_aggregation)
+        return cls(config, data.num_features, out_channels, perron_root=operator.perron_root())
+
+    def reset_parameters(self, perron_root: float | None = None) -> None:
+        """Re-initialise every weight following ``config.init`` (see the class docstring)."""
+        config = self.config
+        if perron_root is None:
+            if config.init in ("gnn_he", "fixup") and config.aggregation == "sum":
+                raise ValueError(
+                    f"init={config.init} with aggregation=sum needs the Perron root of the graph's "
+                    "operator: pass perron_root=AggregationOperator(...).perron_root() or build the "
+                    "model with DeepGNN.for_graph(config, data, out_channels)"
+                )
+            perron_root = 1.0  # lambda_1(A) = 1 for gcn and mean, hence lambda_1(A_a) = 1
+        self.perron_root = float(perron_root)
+        for linear in (self.encoder, self.head):
+            glorot_(linear.weight)
+            nn.init.zeros_(linear.bias)
+        for block in self.blocks:
+            if hasattr(block.norm, "reset_parameters"):
+                block.norm.reset_parameters()
+            weight = block.conv.lin.weight
+            if config.init in ("gnn_he", "fixup"):
+                gnn_he_(weight, self.perron_root)
+            elif config.init == "kaiming":
+                kaiming_(weight)
+            else:
+                glorot_(weight)
+        if config.init == "fixup":
+            fixup_(self)
+        self._operators.clear()
+
+    def operator_for(self, edge_index: Tensor, x: Tensor) -> AggregationOperator:
+        """The (cached) residual operator ``A_a`` of ``edge_index``, matching ``x``."""
+        return self._operators.get(edge_index, x)
+
+    def forward(self, x: Tensor, edge_index: Tensor | None = None,
+                operator: AggregationOperator | None = None) -> Tensor:
+        """Logits ``[N, out_channels]`` for node features ``x`` on the graph ``edge_index``."""
+        if operator is None:
+            if edge_index is None:
+                raise ValueError("DeepGNN needs an edge_index or an operator")
+            operator = self.operator_for(edge_index, x)
+        z = self.encoder(x)
+        for block in self.blocks:
+            z = block(z, operator)
+        h = F.relu(z) if self.config.activation == "relu" else z
+        return self.head(F.dropout(h, self.config.dropout, self.training))
+
+    def __repr__(self) -> str:
+        c = self.config
+        residual = c.residual if c.residual == "none" else f"{c.residual}(beta={c.branch_scale:.4g})"
+        return (
+            f"DeepGNN({self.in_channels} -> {c.width} x {c.depth} blocks -> {self.out_channels}, "
+            f"aggregation={c.aggregation}, a={c.residual_aggregation}, residual={residual}, "
+            f"init={c.init}, norm={c.norm}, activation={c.activation}, dropout={c.dropout})"
+        )
