@@ -135,3 +135,35 @@ class TrainConfig(_Config):
         _number("weight_decay", self.weight_decay, 0.0)
         _number("seed", self.seed, 0, integer=True)
         _choice("device", self.device, DEVICES)
+
+
+def parse_overrides(spec: str, cls: type = ModelConfig) -> dict[str, Any]:
+    """``"init=glorot,residual=fixup,depth=16"`` -> ``{"init": "glorot", ...}`` typed by ``cls``'s fields.
+
+    Keys may use dashes (``residual-aggregation``); ``none`` is ``None`` for optional numbers.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    overrides: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        if "=" not in item:
+            raise ConfigError(f"expected key=value in {spec!r}, got {item!r}")
+        key, text = (part.strip() for part in item.split("=", 1))
+        key = key.replace("-", "_")
+        if key not in fields:
+            raise ConfigError(f"unknown {cls.__name__} field {key!r} in {spec!r}; known: {', '.join(fields)}")
+        overrides[key] = _parse_value(key, text, fields[key].type)
+    return overrides
+
+
+def _parse_value(key: str, text: str, annotation: Any) -> Any:
+    annotation = str(annotation)
+    if "None" in annotation and text.lower() == "none":
+        return None
+    try:
+        if annotation.startswith("int"):
+            return int(text)
+        if annotation.startswith("float"):
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"{key} must be {annotation.split(' ')[0]}; got {text!r}") from None
+    return text

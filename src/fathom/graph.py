@@ -211,6 +211,24 @@ class AggregationOperator:
         """The dense ``N x N`` matrix ``A_a`` (for references and small graphs)."""
         return self.matrix.to_dense()
 
+    def degree(self) -> Tensor:
+        """``D``: row sums of ``Adj + I`` (in-degree plus one), float64 on the CPU."""
+        ones = torch.ones(self._rows.numel(), dtype=torch.float64)
+        return torch.zeros(self.num_nodes, dtype=torch.float64).index_add_(0, self._rows, ones)
+
+    def gcn_operator(self) -> "AggregationOperator":
+        """The symmetric-normalised ``D^-1/2 (Adj + I) D^-1/2`` of the same graph, float64, no residual."""
+        if self.kind == "gcn" and self.residual == 0.0 and self.dtype == torch.float64:
+            return self
+        pattern = torch.stack([self._cols, self._rows])  # sources, targets of Adj + I
+        return AggregationOperator(pattern, self.num_nodes, "gcn", 0.0, dtype=torch.float64,
+                                   device=self.matrix.device)
+
+    def perron_vector(self, tol: float = 1e-10, max_iter: int = 20000) -> Tensor:
+        """Unit-norm non-negative dominant right eigenvector of ``A`` (power iteration, float64)."""
+        self._power_iteration(tol, max_iter)
+        return self._perron_vector.clone()
+
     @property
     def num_entries(self) -> int:
         """Stored non-zeros of ``A_a`` (edges without self-loops, plus ``N`` diagonal entries)."""
@@ -240,6 +258,7 @@ class AggregationOperator:
             y = matrix @ x
             new_estimate = float((x * y).sum()) if symmetric else float(y.norm())
             x = y / y.norm()
+            self._perron_vector = x.squeeze(1)
             if abs(new_estimate - estimate) <= tol * abs(new_estimate):
                 return new_estimate
             estimate = new_estimate

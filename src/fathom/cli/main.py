@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from .datasets import datasets
+from .diagnose import diagnose
 from .train import train
 
 app = typer.Typer(
@@ -13,6 +14,7 @@ app = typer.Typer(
 )
 app.command()(train)
 app.command()(datasets)
+app.command(context_settings={"allow_extra_args": True})(diagnose)
 
 if __name__ == "__main__":
     app()
