@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -48,6 +49,9 @@ def train(
     seed: opt.Seed = 0,
     device: opt.Device = "auto",
     out: opt.Out = None,
+    record_every: Annotated[Optional[int], typer.Option(
+        min=1, help="Record per-layer diagnostics (feature and gradient metrics) at init and every K "
+                    "epochs into layer_metrics.csv.", rich_help_panel=opt.TRAINING)] = None,
     progress: opt.ShowProgress = True,
 ) -> None:
     """Train a deep GNN on one graph, full batch.
@@ -65,7 +69,8 @@ def train(
     console.print(describe(data))
     result = train_node_classifier(
         model_config, train_config, data, out, progress=progress,
-        data_info={"dataset": dataset, "data_root": str(data_root) if data_root else None})
+        data_info={"dataset": dataset, "data_root": str(data_root) if data_root else None},
+        record_every=record_every)
     console.print(result.model)
     print_summary(result.summary)
     console.print(f"run directory: {out}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from torch_geometric.data import Data
 
 from ..config import ModelConfig, TrainConfig
 from ..data import describe, num_classes, validate_node_data
+from ..diagnostics.recorder import LAYER_METRICS, measure
 from ..graph import AggregationOperator
 from ..nn import DeepGNN
 from .results import environment, write_csv, write_json
@@ -34,12 +35,14 @@ CHECKPOINT_EVERY = 25  # epochs between rewrites of metrics.csv during a run
 
 @dataclass
 class RunResult:
-    """What a training run produced: per-epoch rows, the summary, and the trained model."""
+    """What a training run produced: per-epoch rows, the summary, the trained model and, when
+    recorded, per-layer diagnostics rows (``epoch, layer, metric...``)."""
 
     history: list[dict[str, float]]
     summary: dict[str, Any]
     model: DeepGNN
     out: Path | None
+    layer_history: list[dict[str, float]] = field(default_factory=list)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -81,12 +84,18 @@ def train_node_classifier(
     *,
     progress: bool = True,
     data_info: dict[str, Any] | None = None,
+    record_every: int | None = None,
 ) -> RunResult:
     """Train a :class:`~fathom.nn.DeepGNN` on ``data``'s training nodes, full batch.
 
     Stops early, with ``summary["diverged"] = True``, as soon as the training loss is NaN or
     infinite. ``data_info`` (e.g. dataset name and data root) is recorded in ``config.json``.
+    With ``record_every=k`` the per-layer diagnostics (:func:`fathom.diagnostics.measure`) are
+    taken at initialisation and every ``k`` epochs, into ``layer_metrics.csv`` and
+    ``RunResult.layer_history``.
     """
+    if record_every is not None and record_every < 1:
+        raise ValueError(f"record_every must be a positive number of epochs; got {record_every}")
     validate_node_data(data)
     seed_everything(train_config.seed)
     device = resolve_device(train_config.device)
@@ -108,6 +117,9 @@ def train_node_classifier(
         write_json(out_dir / "env.json", environment(train_config.seed, str(device)))
 
     history: list[dict[str, float]] = []
+    layer_history: list[dict[str, float]] = []
+    if record_every:
+        layer_history += layer_rows(0, measure(model, data, operator))
     diverged, reason = False, None
     with progress_bar(progress) as bar:
         task = bar.add_task("train", total=train_config.epochs, status="")
@@ -118,7 +130,7 @@ def train_node_classifier(
             logits = model(x, operator=operator)
             loss = F.cross_entropy(logits[masks["train"]], y[masks["train"]])
             if not torch.isfinite(loss):
-                diverged, reason = True, f"training loss became {float(loss)} at epoch {epoch}"
+                diverged, reason = True, f"training loss became {loss.item()} at epoch {epoch}"
                 break
             loss.backward()
             optimizer.step()
@@ -140,14 +152,29 @@ def train_node_classifier(
             row = history[-1]
             bar.update(task, advance=1,
                        status=f"loss {row['train_loss']:.4f}  val {row['val_acc']:.3f}")
+            if record_every and epoch % record_every == 0:
+                layer_history += layer_rows(epoch, measure(model, data, operator))
             if out_dir is not None and epoch % CHECKPOINT_EVERY == 0:
-                write_csv(out_dir / "metrics.csv", history, METRIC_COLUMNS)
+                write_outputs(out_dir, history, layer_history)
 
     summary = summarize(history, diverged, reason)
     if out_dir is not None:
-        write_csv(out_dir / "metrics.csv", history, METRIC_COLUMNS)
+        write_outputs(out_dir, history, layer_history)
         write_json(out_dir / "summary.json", summary)
-    return RunResult(history, summary, model, out_dir)
+    return RunResult(history, summary, model, out_dir, layer_history)
+
+
+def layer_rows(epoch: int, metrics: dict[str, list[float]]) -> list[dict[str, float]]:
+    """One ``layer_metrics.csv`` row per block: ``epoch, layer`` and every layer metric."""
+    depth = len(next(iter(metrics.values())))
+    return [{"epoch": epoch, "layer": k + 1, **{name: metrics[name][k] for name in LAYER_METRICS}}
+            for k in range(depth)]
+
+
+def write_outputs(out_dir: Path, history: list[dict[str, float]], layer_history: list[dict[str, float]]) -> None:
+    write_csv(out_dir / "metrics.csv", history, METRIC_COLUMNS)
+    if layer_history:
+        write_csv(out_dir / "layer_metrics.csv", layer_history, ["epoch", "layer", *LAYER_METRICS])
 
 
 def summarize(history: list[dict[str, float]], diverged: bool, reason: str | None = None) -> dict[str, Any]:
