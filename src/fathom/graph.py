@@ -107,8 +107,10 @@ class AggregationOperator:
         residual = float(residual)
         if not (0.0 <= residual <= 1.0):
             raise ValueError(f"residual_aggregation a must lie in [0, 1]; got {residual}")
+        if not isinstance(edge_index, Tensor):
+            raise TypeError(f"edge_index must be a torch.Tensor, got {type(edge_index).__name__}")
         if num_nodes is None:
-            if not isinstance(edge_index, Tensor) or edge_index.numel() == 0:
+            if edge_index.numel() == 0:
                 raise ValueError("num_nodes must be given for a graph without edges")
             num_nodes = int(edge_index.max()) + 1
         edge_index = validate_edge_index(edge_index, int(num_nodes))
@@ -225,9 +227,31 @@ class AggregationOperator:
                                    device=self.matrix.device)
 
     def perron_vector(self, tol: float = 1e-10, max_iter: int = 20000) -> Tensor:
-        """Unit-norm non-negative dominant right eigenvector of ``A`` (power iteration, float64)."""
-        self._power_iteration(tol, max_iter)
-        return self._perron_vector.clone()
+        """Unit-norm non-negative dominant right eigenvector of ``A`` (power iteration, float64).
+
+        Raises ``ValueError`` when power iteration does not converge to one: a defective
+        ``lambda_1`` (directed graphs whose strongly connected components in series share it).
+        """
+        self.perron_root()
+        root = self._base_perron_root
+        if self.is_symmetric:
+            return self._perron_vector.clone()
+        matrix = _csr(self._rows, self._cols, self._base_values, self.num_nodes)
+        x = torch.ones(self.num_nodes, 1, dtype=torch.float64)
+        x /= x.norm()
+        for _ in range(max_iter):
+            y = matrix @ x
+            y /= y.norm()
+            converged = float((y - x).norm()) <= tol
+            x = y
+            if converged:
+                break
+        residual = float((matrix @ x - root * x).norm())
+        if residual > 1e-6 * root:
+            raise ValueError(f"no dominant eigenvector found: ||A v - lambda_1 v|| = {residual:.3g} after "
+                             f"{max_iter} steps (a defective lambda_1: strongly connected components in "
+                             "series that share it?)")
+        return x.squeeze(1)
 
     @property
     def num_entries(self) -> int:
@@ -237,11 +261,15 @@ class AggregationOperator:
     def perron_root(self, tol: float = 1e-7, max_iter: int = 20000) -> float:
         """Spectral radius ``lambda_1(A_a) = (1 - a) lambda_1(A) + a``.
 
-        ``lambda_1(A)`` (the Perron root: ``A`` is non-negative with a positive diagonal) comes
-        from power iteration on the sparse operator in float64, started from the all-ones
-        vector, and is cached. The estimate is the Rayleigh quotient for symmetric ``A`` and
-        ``||A x|| / ||x||`` otherwise; iteration stops when it changes by less than ``tol``
-        (relative) between steps.
+        ``lambda_1(A)``, the Perron root (``A`` is non-negative with a positive diagonal), comes
+        from power iteration on the sparse operator in float64 and is cached:
+
+        - symmetric ``A``: the Rayleigh quotient, until it changes by less than ``tol`` (relative);
+        - otherwise ``lambda_1(A)`` is the largest Perron root of the diagonal blocks of ``A``'s
+          strongly connected components. Each block is irreducible with a positive diagonal, so
+          power iteration on it converges geometrically, and the Collatz-Wielandt bounds
+          ``min_i (Bx)_i/x_i <= lambda_1(B) <= max_i (Bx)_i/x_i`` certify the result: iteration
+          stops once they agree to ``tol``.
         """
         if self._base_perron_root is None:
             self._base_perron_root = self._power_iteration(tol, max_iter)
@@ -249,21 +277,56 @@ class AggregationOperator:
         return (1.0 - a) * self._base_perron_root + a
 
     def _power_iteration(self, tol: float, max_iter: int) -> float:
+        if self.is_symmetric:
+            return self._symmetric_power_iteration(tol, max_iter)
+        return self._component_power_iteration(tol, max_iter)
+
+    def _symmetric_power_iteration(self, tol: float, max_iter: int) -> float:
         n = self.num_nodes
         matrix = _csr(self._rows, self._cols, self._base_values, n)
-        symmetric = self.is_symmetric
         x = torch.full((n, 1), 1.0 / math.sqrt(n), dtype=torch.float64)
         estimate = math.nan
         for _ in range(max_iter):
             y = matrix @ x
-            new_estimate = float((x * y).sum()) if symmetric else float(y.norm())
+            new_estimate = float((x * y).sum())
             x = y / y.norm()
-            self._perron_vector = x.squeeze(1)
             if abs(new_estimate - estimate) <= tol * abs(new_estimate):
-                return new_estimate
+                break
             estimate = new_estimate
-        warnings.warn(f"power iteration for the Perron root did not reach tol={tol} in {max_iter} steps")
-        return estimate
+        else:
+            warnings.warn(f"power iteration for the Perron root did not reach tol={tol} in {max_iter} steps")
+        self._perron_vector = x.squeeze(1)
+        return new_estimate
+
+    def _component_power_iteration(self, tol: float, max_iter: int) -> float:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        n = self.num_nodes
+        pattern = coo_matrix((torch.ones(self._rows.numel()).numpy(), (self._rows.numpy(), self._cols.numpy())),
+                             shape=(n, n))
+        count, labels = connected_components(pattern, directed=True, connection="strong")
+        component = torch.from_numpy(labels).long()
+        inside = component[self._rows] == component[self._cols]
+        blocks = _csr(self._rows[inside], self._cols[inside], self._base_values[inside], n)
+
+        def per_component(values: Tensor, reduce: str) -> Tensor:
+            start = values.new_full((count,), -math.inf if reduce == "amax" else math.inf)
+            return start.scatter_reduce(0, component, values, reduce=reduce)
+
+        x = torch.ones(n, 1, dtype=torch.float64)  # stays positive: every block has a positive diagonal
+        for _ in range(max_iter):
+            y = blocks @ x
+            ratios = (y / x).squeeze(1)
+            lower = float(per_component(ratios, "amin").max())
+            upper = float(per_component(ratios, "amax").max())
+            x = y / per_component(y.squeeze(1), "amax")[component].unsqueeze(1)
+            if upper - lower <= tol * upper:
+                break
+        else:
+            warnings.warn(f"power iteration for the Perron root stopped at the bracket [{lower}, {upper}] "
+                          f"after {max_iter} steps (tol={tol})")
+        return 0.5 * (lower + upper)
 
     def __repr__(self) -> str:
         return (

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
 from ..config import ACTIVATIONS
-from ..graph import AggregationOperator, OperatorCache
+from ..graph import AGGREGATIONS, AggregationOperator, OperatorCache
 from ..init import glorot_
 
 
@@ -52,6 +52,10 @@ class FathomConv(MessagePassing):
         super().__init__(**kwargs)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}; got {aggregation!r}")
+        if not 0.0 <= float(residual_aggregation) <= 1.0:
+            raise ValueError(f"residual_aggregation a must lie in [0, 1]; got {residual_aggregation}")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.aggregation = aggregation

@@ -79,8 +79,13 @@ class DeepGNN(nn.Module):
         return cls(config, data.num_features, out_channels, perron_root=operator.perron_root())
 
     def reset_parameters(self, perron_root: float | None = None) -> None:
-        """Re-initialise every weight following ``config.init`` (see the class docstring)."""
+        """Re-initialise every weight following ``config.init`` (see the class docstring).
+
+        Without ``perron_root`` the one given before (at construction) is reused.
+        """
         config = self.config
+        if perron_root is None:
+            perron_root = getattr(self, "perron_root", None)
         if perron_root is None:
             if config.init in ("gnn_he", "fixup") and config.aggregation == "sum":
                 raise ValueError(

@@ -1,0 +1,29 @@
+from fathom import ModelConfig
+from fathom.diagnostics.verdict import verdict
+
+CONFIG = ModelConfig(depth=3, residual="none", init="glorot")
+
+
+def metrics(second_moment, cosine, ratio, grad_norm):
+    return {"second_moment": second_moment, "mean_cosine": cosine, "grad_mu_ratio": ratio, "grad_norm": grad_norm}
+
+
+def modes(findings):
+    return {finding.mode for finding in findings if finding.present}
+
+
+def test_healthy_model_has_no_findings():
+    assert modes(verdict(metrics([1.0, 1.2, 0.9], [0.1, 0.2, 0.3], [0.9, 0.9, 0.9], [1.0, 1.0, 1.0]), CONFIG)) == set()
+
+
+def test_each_failure_mode_is_named_with_its_remedy():
+    findings = verdict(metrics([1.0, 1e-3, 1e-6], [0.5, 0.9, 0.99], [0.01, 0.5, 0.9], [1e-5, 1e-2, 1.0]), CONFIG)
+    assert modes(findings) == {"signal scale", "feature collapse", "gradient oversmoothing", "gradient vanishing"}
+    lines = "\n".join(finding.line() for finding in findings)
+    assert "--init gnn_he" in lines and "--residual fixup" in lines and "shrinks" in lines
+
+
+def test_explosion_and_expansion():
+    findings = verdict(metrics([1.0, 1e3, 1e6], [0.1, 0.1, 0.1], [0.9, 0.9, 0.9], [50.0, 5.0, 1.0]), CONFIG)
+    assert modes(findings) == {"signal scale", "gradient expansion"}
+    assert "grows" in findings[0].line()

@@ -1,0 +1,57 @@
+import math
+
+import pytest
+
+from fathom.config import ConfigError, ModelConfig, TrainConfig
+
+
+def test_model_config_round_trips_through_a_dict():
+    config = ModelConfig(depth=8, aggregation="sum", residual="plain", beta=0.5)
+    assert ModelConfig.from_dict(config.to_dict()) == config
+
+
+def test_unknown_fields_are_named():
+    with pytest.raises(ConfigError, match="unknown ModelConfig field.*depht"):
+        ModelConfig.from_dict({"depht": 3})
+
+
+@pytest.mark.parametrize("residual, beta, depth, expected", [
+    ("none", None, 16, 0.0),
+    ("plain", None, 16, 1.0),
+    ("fixup", None, 16, 0.25),
+    ("fixup", 0.1, 16, 0.1),
+    ("plain", 0.3, 4, 0.3),
+])
+def test_branch_scale(residual, beta, depth, expected):
+    assert math.isclose(ModelConfig(depth=depth, residual=residual, beta=beta).branch_scale, expected)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("epochs", 0, "epochs must lie in"),
+    ("lr", 0.0, "lr must lie in"),
+    ("lr", float("nan"), "lr must lie in"),
+    ("weight_decay", -1.0, "weight_decay must lie in"),
+    ("seed", 1.5, "seed must be an integer"),
+    ("device", "tpu", "device must be one of auto, cpu, cuda"),
+])
+def test_train_config_rejects_bad_values(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**{field: value})
+
+
+def test_replace_revalidates():
+    with pytest.raises(ConfigError, match="depth"):
+        ModelConfig().replace(depth=0)
+
+
+def test_parse_overrides_types_values_by_field():
+    from fathom.config import parse_overrides
+
+    assert parse_overrides("init=glorot, residual-aggregation=0.5,depth=16,beta=none") == {
+        "init": "glorot", "residual_aggregation": 0.5, "depth": 16, "beta": None}
+    with pytest.raises(ConfigError, match="depth must be int"):
+        parse_overrides("depth=x")
+    with pytest.raises(ConfigError, match="unknown ModelConfig field 'inti'"):
+        parse_overrides("inti=glorot")
+    with pytest.raises(ConfigError, match="expected key=value"):
+        parse_overrides("glorot")
