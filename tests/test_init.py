@@ -128,3 +128,11 @@ def test_fixup_rejects_model_without_residuals():
     model = DeepGNN(ModelConfig(depth=2, width=8, residual="none", init="gnn_he"), 3, 2)
     with pytest.raises(ValueError, match="residual connections"):
         fixup_(model)
+
+
+def test_gnn_he_gain_scales_the_variance():
+    torch.manual_seed(0)
+    weight = gnn_he_(torch.empty(512, 256), perron_root=2.0, gain=1.0)
+    assert weight.var().item() == pytest.approx(1 / (256 * 4.0), rel=5 * math.sqrt(2 / weight.numel()))
+    with pytest.raises(ValueError, match="gain"):
+        gnn_he_(torch.empty(3, 3), gain=0.0)

@@ -23,7 +23,10 @@ def test_each_failure_mode_is_named_with_its_remedy():
     assert "--init gnn_he" in lines and "--residual fixup" in lines and "shrinks" in lines
 
 
-def test_explosion_and_expansion():
-    findings = verdict(metrics([1.0, 1e3, 1e6], [0.1, 0.1, 0.1], [0.9, 0.9, 0.9], [50.0, 5.0, 1.0]), CONFIG)
-    assert modes(findings) == {"signal scale", "gradient expansion"}
+def test_explosion_without_residuals_and_expansion_with_them():
+    exploding = metrics([1.0, 1e3, 1e6], [0.1, 0.1, 0.1], [0.9, 0.9, 0.9], [50.0, 5.0, 1.0])
+    findings = verdict(exploding, CONFIG)
+    assert modes(findings) == {"signal scale", "gradient explosion"}
     assert "grows" in findings[0].line()
+    residual = verdict(exploding, CONFIG.replace(residual="plain"))
+    assert "gradient expansion" in modes(residual) and "--residual fixup" in residual[3].line()

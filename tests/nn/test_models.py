@@ -294,10 +294,10 @@ def _block_scales(model: DeepGNN, x: torch.Tensor, edge_index: torch.Tensor) -> 
     return np.array(scales)
 
 
-def _mean_scales(make_er, kind: str, init: str, dtype: torch.dtype) -> np.ndarray:
+def _mean_scales(make_er, kind: str, init: str, dtype: torch.dtype, activation: str = "relu") -> np.ndarray:
     edge_index = make_er(200, 0.03, seed=0)
     config = ModelConfig(depth=SP_DEPTH, width=SP_WIDTH, aggregation=kind, residual_aggregation=0.0,
-                         residual="none", init=init, activation="relu")
+                         residual="none", init=init, activation=activation)
     runs = []
     for seed in SP_SEEDS:
         x = _features(200, 32, seed=1000 + seed, dtype=dtype)
@@ -317,6 +317,14 @@ def test_gnn_he_has_no_exponential_trend(make_er, kind):
     assert np.isfinite(scales).all()
     assert 0.2 <= ratio <= 5, f"M(64)/M(16) = {ratio:.3g} for {kind}; M(1), M(16), M(64) = " \
                               f"{scales[0]:.3g}, {scales[15]:.3g}, {scales[63]:.3g}"
+
+
+def test_gnn_he_uses_gain_one_for_linearized_models(make_er):
+    scales = _mean_scales(make_er, "gcn", "gnn_he", torch.float64, activation="identity")
+    assert 0.2 <= scales[SP_DEPTH - 1] / scales[16 - 1] <= 5  # with ReLU's gain 2 it would grow as 2^48
+    torch.manual_seed(0)
+    model = DeepGNN(ModelConfig(depth=4, width=128, aggregation="sum", activation="identity"), 3, 2, perron_root=4.0)
+    assert _pooled_block_weights(model).var().item() == pytest.approx(1 / (128 * 4.0**2), rel=5 * math.sqrt(2 / POOLED))
 
 
 def test_he_init_with_sum_aggregation_explodes(make_er):

@@ -81,7 +81,7 @@ def print_summary(summary: dict) -> None:
     for key, value in summary.items():
         if value is None:
             continue
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     console.print(table)
     if summary["diverged"]:
         console.print(f"[red]diverged:[/red] {summary['divergence']}. Try gnn_he init, a smaller --lr, or "

@@ -3,7 +3,8 @@
 Thresholds (stated in each finding): scale changing by more than 10x from the first to the last
 block; final mean pairwise cosine above 0.95 (correlation collapse); gradient similarity ratio
 ``mu(G)/||G||`` below 0.1 somewhere (gradient oversmoothing); first-block gradient norm more
-than 10x the last block's (expansion) or less than a tenth (vanishing).
+than 10x the last block's (expansion through residual blocks, explosion without them) or less
+than a tenth (vanishing).
 """
 
 from __future__ import annotations
@@ -59,9 +60,12 @@ def verdict(metrics: dict[str, list[float]], config: ModelConfig) -> list[Findin
         "residual connections (--residual fixup) keep node gradients distinct")
 
     ratio = expansion_ratio(metrics["grad_norm"])
-    if ratio > GRADIENT_FACTOR:
-        gradient = Finding("gradient expansion", True, f"||G_1||/||G_L|| = {ratio:.3g}",
+    if ratio > GRADIENT_FACTOR and config.residual != "none":
+        gradient = Finding("gradient expansion", True, f"||G_1||/||G_L|| = {ratio:.3g} through residual blocks",
                            "scale the residual branches down (--residual fixup, beta = 1/sqrt(L))")
+    elif ratio > GRADIENT_FACTOR:
+        gradient = Finding("gradient explosion", True, f"||G_1||/||G_L|| = {ratio:.3g}",
+                           "use --init gnn_he (Perron-root scaled, with the activation's gain)")
     elif ratio < 1 / GRADIENT_FACTOR:
         gradient = Finding("gradient vanishing", True, f"||G_1||/||G_L|| = {ratio:.3g}",
                            "use --init gnn_he and residual connections (--residual fixup)")

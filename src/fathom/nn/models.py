@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from torch_geometric.data import Data
 
 
+ACTIVATION_GAIN = {"relu": 2.0, "identity": 1.0}  # E[act(z)^2] = Var(z) / gain for symmetric z
+
+
 class DeepGNNBlock(nn.Module):
     r"""One block: branch :math:`B(Z) = \mathrm{norm}(A_a \sigma(\mathrm{dropout}(Z)) W)` and
 
@@ -45,7 +48,8 @@ class DeepGNN(nn.Module):
 
     Block weights follow ``config.init``:
 
-    - ``gnn_he``: :math:`\mathrm{Var}(W_{ij}) = 2 / (n \lambda_1(A_a)^2)` (DeZoort & Hanin 2023),
+    - ``gnn_he``: :math:`\mathrm{Var}(W_{ij}) = g / (n \lambda_1(A_a)^2)` (DeZoort & Hanin 2023),
+      with gain :math:`g = 2` for ReLU and :math:`g = 1` for the identity (linearized GNN),
     - ``kaiming``: :math:`2/n` (He), ``glorot``: PyG's default,
     - ``fixup``: ``gnn_he`` then the last weight of every residual branch set to zero.
 
@@ -103,7 +107,7 @@ class DeepGNN(nn.Module):
                 block.norm.reset_parameters()
             weight = block.conv.lin.weight
             if config.init in ("gnn_he", "fixup"):
-                gnn_he_(weight, self.perron_root)
+                gnn_he_(weight, self.perron_root, gain=ACTIVATION_GAIN[config.activation])
             elif config.init == "kaiming":
                 kaiming_(weight)
             else:
