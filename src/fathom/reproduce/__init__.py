@@ -1,0 +1,1 @@
+"""One module per paper: the experiment, the claim checks computed from its data, its report."""
