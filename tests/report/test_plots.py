@@ -9,3 +9,18 @@ def test_plot_has_one_panel_per_metric_and_log_scale_for_wide_ranges(tmp_path):
     path = plot_layer_metrics(runs, tmp_path / "sub" / "plot.png", ("wide", "narrow"), title="t")
     image = matplotlib.image.imread(path)
     assert image.shape[0] > 200 and image.shape[1] > 400
+
+
+def test_loss_curves_read_each_runs_metrics(tmp_path):
+    import pandas as pd
+
+    from fathom.report import plot_loss_curves
+
+    rows = []
+    for run_id, depth, init, scale in [("r1", 4, "glorot", 1.0), ("r2", 4, "gnn_he", 0.5), ("r3", 16, "glorot", 2.0)]:
+        (tmp_path / "runs" / run_id).mkdir(parents=True)
+        pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [scale, scale / 2, scale / 4]}).to_csv(
+            tmp_path / "runs" / run_id / "metrics.csv", index=False)
+        rows.append({"run_id": run_id, "depth": depth, "init": init})
+    path = plot_loss_curves(pd.DataFrame(rows), tmp_path, ["init"], "depth", tmp_path / "curves.png")
+    assert matplotlib.image.imread(path).shape[1] > 500

@@ -7,6 +7,7 @@ import typer
 from .datasets import datasets
 from .diagnose import diagnose
 from .reproduce import reproduce_app
+from .sweep import sweep
 from .train import train
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 app.command()(train)
 app.command()(datasets)
 app.command(context_settings={"allow_extra_args": True})(diagnose)
+app.command()(sweep)
 app.add_typer(reproduce_app, name="reproduce")
 
 if __name__ == "__main__":

@@ -42,3 +42,53 @@ def plot_layer_metrics(runs: dict[str, dict[str, list[float]]], path: str | Path
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def plot_loss_curves(frame, out: str | Path, label_columns: list[str], panel_column: str, path: str | Path,
+                     title: str = "", epochs: int | None = None) -> Path:
+    """Training loss against epoch: one panel per value of ``panel_column``, one line per label
+    (``label_columns`` joined), the median over seeds with a min-max band; log scale.
+
+    Curves come from each run's ``out/runs/<run_id>/metrics.csv``; diverged runs stop early.
+    """
+    import pandas as pd
+
+    panels = sorted(frame[panel_column].unique())
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6), squeeze=False, sharey=True)
+    colours = plt.get_cmap("tab10")
+    labels = sorted({" ".join(str(row[c]) for c in label_columns) for _, row in frame.iterrows()})
+    for ax, panel in zip(axes.flat, panels):
+        for index, label in enumerate(labels):
+            runs = frame[(frame[panel_column] == panel) &
+                         (frame[label_columns].astype(str).agg(" ".join, axis=1) == label)]
+            curves = []
+            for run_id in runs["run_id"]:
+                metrics = Path(out) / "runs" / run_id / "metrics.csv"
+                if metrics.exists():
+                    curves.append(pd.read_csv(metrics)["train_loss"].rename(run_id))
+            if not curves:
+                continue
+            table = pd.concat(curves, axis=1)
+            if epochs:
+                table = table.iloc[:epochs]
+            x = range(1, len(table) + 1)
+            colour = colours(index % 10)
+            style = "-" if index < 10 else "--"
+            ax.plot(x, table.median(axis=1), style, color=colour, label=label, linewidth=1.5)
+            ax.fill_between(x, table.min(axis=1), table.max(axis=1), color=colour, alpha=0.15, linewidth=0)
+        ax.set_yscale("log")
+        ax.set_title(f"{panel_column} = {panel}")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes.flat[0].set_ylabel("training loss")
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="lower center", ncol=min(4, max(1, len(names))), frameon=False, fontsize=8)
+    if title:
+        figure.suptitle(title)
+    rows_of_legend = math.ceil(len(names) / 4)
+    figure.tight_layout(rect=(0, 0.05 + 0.045 * rows_of_legend, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -1,0 +1,63 @@
+"""Where sweep runs execute: this process, local worker processes, or a Ray cluster.
+
+Each executor yields results as runs finish (any order), so the caller stores them at once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+EXECUTORS = ("local", "ray")
+
+
+def _limit_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def local_results(function: Callable[..., Any], argument_lists: Iterable[tuple], workers: int = 1) -> Iterator[Any]:
+    """``function(*arguments)`` for each argument tuple: in-process for one worker, else in
+    ``workers`` spawned processes sharing the cores (``cores // workers`` torch threads each)."""
+    argument_lists = list(argument_lists)
+    if workers <= 1:
+        for arguments in argument_lists:
+            yield function(*arguments)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
+        futures = [pool.submit(function, *arguments) for arguments in argument_lists]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def ray_results(function: Callable[..., Any], argument_lists: Iterable[tuple], workers: int = 1) -> Iterator[Any]:
+    """The same on Ray (``pip install 'fathom[ray]'``): a laptop or, with ``RAY_ADDRESS``, a cluster."""
+    try:
+        import ray
+    except ImportError as error:
+        raise RuntimeError("--executor ray needs Ray: pip install 'fathom[ray]' (or use --executor local)") from error
+    ray.init(ignore_reinit_error=True)
+    remote = ray.remote(num_cpus=1)(function)
+    pending = [remote.remote(*arguments) for arguments in argument_lists]
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        yield ray.get(done[0])
+
+
+def results(executor: str, function: Callable[..., Any], argument_lists: Iterable[tuple],
+            workers: int = 1) -> Iterator[Any]:
+    if executor == "local":
+        return local_results(function, argument_lists, workers)
+    if executor == "ray":
+        return ray_results(function, argument_lists, workers)
+    raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")

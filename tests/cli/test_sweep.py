@@ -1,0 +1,30 @@
+import pandas as pd
+from typer.testing import CliRunner
+
+from fathom.cli.main import app
+
+runner = CliRunner()
+FIXED = ["sweep", "--dataset", "karate", "--depth", "2", "--width", "8", "--epochs", "5", "--device", "cpu",
+         "--no-progress"]
+ARGS = [*FIXED, "--grid", "init=glorot,gnn_he", "--seeds", "2"]
+
+
+def test_sweep_writes_results_and_resumes(tmp_path):
+    result = runner.invoke(app, [*ARGS, "--out", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "4 runs (2 configurations x 2 seeds)" in result.output and "gnn_he" in result.output
+    frame = pd.read_csv(tmp_path / "results.csv")
+    assert len(frame) == 4 and set(frame["init"]) == {"glorot", "gnn_he"} and set(frame["seed"]) == {0, 1}
+    again = runner.invoke(app, [*ARGS, "--out", str(tmp_path)])
+    assert again.exit_code == 0 and "4 already finished" in again.output
+    assert len(pd.read_csv(tmp_path / "results.csv")) == 4
+
+
+def test_grid_file_and_errors(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("fixed: {depth: 3}\ngrid: {residual_aggregation: [0, 0.5]}\nseeds: 1\n")
+    result = runner.invoke(app, [*FIXED, "--grid-file", str(grid), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(tmp_path / "o" / "results.csv")["depth"]) == {3}
+    bad = runner.invoke(app, ["sweep", "--grid", "depht=3", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "unknown grid key" in bad.output

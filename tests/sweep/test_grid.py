@@ -1,0 +1,48 @@
+import pytest
+
+from fathom.config import ConfigError, ModelConfig, TrainConfig
+from fathom.sweep import expand, load_grid_file, parse_grid
+
+
+def test_parse_grid_types_values():
+    grid = parse_grid(["depth=4,16", "init=glorot,gnn_he", "residual-aggregation=0,0.5", "dataset=csbm,karate",
+                       "lr=0.01"])
+    assert grid == {"depth": [4, 16], "init": ["glorot", "gnn_he"], "residual_aggregation": [0.0, 0.5],
+                    "dataset": ["csbm", "karate"], "lr": [0.01]}
+
+
+@pytest.mark.parametrize("items, message", [
+    (["dept=4"], "unknown grid key 'dept'"),
+    (["depth"], "expects key=v1,v2"),
+    (["seed=1,2"], "use --seeds"),
+    (["depth=4", "depth=8"], "given twice"),
+    (["depth=four"], "depth must be int"),
+    (["dataset=imagenet"], "dataset must be one of"),
+    (["depth="], "has no values"),
+])
+def test_grid_errors_are_clear(items, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_grid(items)
+
+
+def test_expand_is_the_product_times_seeds_with_stable_distinct_ids():
+    specs = expand("csbm", ModelConfig(), TrainConfig(), parse_grid(["depth=4,16", "init=glorot,gnn_he"]), [0, 1, 2])
+    assert len(specs) == 12 and len({s.run_id for s in specs}) == 12
+    again = expand("csbm", ModelConfig(), TrainConfig(), parse_grid(["depth=4,16", "init=glorot,gnn_he"]), [0, 1, 2])
+    assert [s.run_id for s in specs] == [s.run_id for s in again]
+    assert {(s.model.depth, s.model.init, s.train.seed) for s in specs} == {
+        (d, i, seed) for d in (4, 16) for i in ("glorot", "gnn_he") for seed in (0, 1, 2)}
+
+
+def test_impossible_cells_fail_before_running():
+    with pytest.raises(ConfigError, match=r"grid cell \{'init': 'fixup'\}.*residual=plain or fixup"):
+        expand("csbm", ModelConfig(residual="none"), TrainConfig(), parse_grid(["init=fixup"]), [0])
+
+
+def test_yaml_grid_file(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("fixed: {epochs: 20}\ngrid:\n  depth: [4, 8]\n  init: glorot\nseeds: 4\n")
+    assert load_grid_file(path) == ({"epochs": 20}, {"depth": [4, 8], "init": ["glorot"]}, 4)
+    path.write_text("grids: {}\n")
+    with pytest.raises(ConfigError, match="unknown top-level keys"):
+        load_grid_file(path)

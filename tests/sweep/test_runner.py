@@ -1,0 +1,88 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from fathom.config import ModelConfig, TrainConfig
+from fathom.sweep import RunSpec, expand, parse_grid, run_one, run_sweep
+
+SMALL = ModelConfig(depth=2, width=8)
+FAST = TrainConfig(epochs=12, device="cpu")
+
+
+def test_sweep_rows_have_status_metrics_and_early_measures(tmp_path):
+    specs = expand("karate", SMALL, FAST, parse_grid(["init=glorot,gnn_he"]), [0, 1])
+    frame = run_sweep(specs, tmp_path, progress=False, target_loss=1.0)
+    assert len(frame) == 4 and set(frame["status"]) == {"ok"}
+    assert {"loss_at_10", "loss_at_25", "epochs_to_target", "loss_auc", "best_val_acc"} <= set(frame.columns)
+    assert frame["loss_at_25"].isna().all() and frame["loss_at_10"].notna().all()  # 12 epochs only
+    for run_id in frame["run_id"]:
+        assert (tmp_path / "runs" / run_id / "metrics.csv").is_file()
+
+
+def test_failed_and_diverged_runs_are_rows_with_reasons(tmp_path, offline_downloads):
+    diverging = RunSpec("karate", ModelConfig(depth=64, aggregation="sum", init="kaiming", residual="none",
+                                              residual_aggregation=0.0), FAST)
+    row = run_one(diverging, str(tmp_path), 0.5)
+    assert row["status"] == "diverged" and "training loss became" in row["reason"]
+    missing = RunSpec("cora", SMALL, FAST, data_root=str(tmp_path / "nothing"))
+    row = run_one(missing, str(tmp_path), 0.5)
+    assert row["status"] == "failed" and "Cora" in row["reason"]
+
+
+def test_worker_processes_give_the_same_rows_as_in_process(tmp_path):
+    specs = expand("karate", SMALL, FAST, parse_grid(["init=glorot,gnn_he"]), [0, 1])
+    serial = run_sweep(specs, tmp_path / "serial", progress=False).set_index("run_id").sort_index()
+    parallel = run_sweep(specs, tmp_path / "parallel", workers=2, progress=False).set_index("run_id").sort_index()
+    assert (serial["final_train_loss"] == parallel["final_train_loss"]).all()
+
+
+def test_ray_executor_without_ray_is_a_clear_error(tmp_path):
+    try:
+        import ray  # noqa: F401
+        pytest.skip("ray is installed")
+    except ImportError:
+        pass
+    with pytest.raises(RuntimeError, match="pip install 'fathom\\[ray\\]'"):
+        run_sweep([RunSpec("karate", SMALL, FAST)], tmp_path, executor="ray", progress=False)
+
+
+def test_repeated_configurations_are_refused(tmp_path):
+    spec = RunSpec("karate", SMALL, FAST)
+    with pytest.raises(ValueError, match="repeats a configuration"):
+        run_sweep([spec, spec], tmp_path, progress=False)
+
+
+SWEEP_SCRIPT = """
+import sys
+from fathom.config import ModelConfig, TrainConfig
+from fathom.sweep import expand, parse_grid, run_sweep
+specs = expand("karate", ModelConfig(depth=3, width=8), TrainConfig(epochs=60, device="cpu"),
+               parse_grid(["lr=0.001,0.002,0.003,0.004,0.005,0.006", "width=8,9,10,11"]), [0])
+run_sweep(specs, sys.argv[1], progress=False)
+"""
+
+
+def test_a_killed_sweep_resumes_without_losing_or_duplicating_rows(tmp_path):
+    out = tmp_path / "sweep"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, "-c", SWEEP_SCRIPT, str(out)], env=env)
+    results = out / "results.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (results.exists() and len(results.read_text().splitlines()) > 3):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = pd.read_csv(results)
+    assert 2 <= len(before) < 24, "the sweep must be killed mid-way for this test to mean anything"
+
+    specs = expand("karate", ModelConfig(depth=3, width=8), TrainConfig(epochs=60, device="cpu"),
+                   parse_grid(["lr=0.001,0.002,0.003,0.004,0.005,0.006", "width=8,9,10,11"]), [0])
+    after = run_sweep(specs, out, progress=False)
+    assert len(after) == 24 and after["run_id"].is_unique
+    kept = after.set_index("run_id").loc[before["run_id"]]
+    assert (kept["final_train_loss"].values == before["final_train_loss"].values).all()  # finished rows untouched
