@@ -45,22 +45,27 @@ def plot_layer_metrics(runs: dict[str, dict[str, list[float]]], path: str | Path
 
 
 def plot_loss_curves(frame, out: str | Path, label_columns: list[str], panel_column: str, path: str | Path,
-                     title: str = "", epochs: int | None = None) -> Path:
+                     title: str = "", epochs: int | None = None, y_max: float | None = None,
+                     short_names: dict[str, str] | None = None) -> Path:
     """Training loss against epoch: one panel per value of ``panel_column``, one line per label
-    (``label_columns`` joined), the median over seeds with a min-max band; log scale.
+    (``key=value`` of ``label_columns``), the median over seeds with a min-max band; log scale.
 
     Curves come from each run's ``out/runs/<run_id>/metrics.csv``; diverged runs stop early.
+    With ``y_max`` the axis is cut there and curves entirely above it are marked off scale.
     """
     import pandas as pd
 
+    short_names = short_names or {}
     panels = sorted(frame[panel_column].unique())
     figure, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6), squeeze=False, sharey=True)
     colours = plt.get_cmap("tab10")
-    labels = sorted({" ".join(str(row[c]) for c in label_columns) for _, row in frame.iterrows()})
+    names = frame[label_columns].astype(str).apply(
+        lambda row: " ".join(f"{short_names.get(c, c)}={row[c]}" for c in label_columns), axis=1)
+    labels = sorted(set(names))
     for ax, panel in zip(axes.flat, panels):
+        off_scale = []
         for index, label in enumerate(labels):
-            runs = frame[(frame[panel_column] == panel) &
-                         (frame[label_columns].astype(str).agg(" ".join, axis=1) == label)]
+            runs = frame[(frame[panel_column] == panel) & (names == label)]
             curves = []
             for run_id in runs["run_id"]:
                 metrics = Path(out) / "runs" / run_id / "metrics.csv"
@@ -76,16 +81,24 @@ def plot_loss_curves(frame, out: str | Path, label_columns: list[str], panel_col
             style = "-" if index < 10 else "--"
             ax.plot(x, table.median(axis=1), style, color=colour, label=label, linewidth=1.5)
             ax.fill_between(x, table.min(axis=1), table.max(axis=1), color=colour, alpha=0.15, linewidth=0)
+            if y_max is not None and float(table.median(axis=1).min()) > y_max:
+                off_scale.append(label)
         ax.set_yscale("log")
+        if y_max is not None:
+            ax.set_ylim(top=y_max)
+        if off_scale:
+            ax.text(0.02, 0.02, "above the axis:\n" + "\n".join(off_scale), transform=ax.transAxes, fontsize=7,
+                    va="bottom", color="0.3")
         ax.set_title(f"{panel_column} = {panel}")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes.flat[0].set_ylabel("training loss")
     handles, names = axes.flat[0].get_legend_handles_labels()
-    figure.legend(handles, names, loc="lower center", ncol=min(4, max(1, len(names))), frameon=False, fontsize=8)
+    columns = max(1, min(4, len(names), int(4.4 * len(panels) // 2.9)))  # ~2.9 inches per legend entry
+    figure.legend(handles, names, loc="lower center", ncol=columns, frameon=False, fontsize=8)
     if title:
         figure.suptitle(title)
-    rows_of_legend = math.ceil(len(names) / 4)
+    rows_of_legend = math.ceil(len(names) / columns)
     figure.tight_layout(rect=(0, 0.05 + 0.045 * rows_of_legend, 1, 1))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from torch_geometric.data import Data
 
-from ..data import load_dataset
+from ..data import load_dataset, num_classes
 from ..train import progress_bar, train_node_classifier, write_json
 from ..train.early import early_measures
 from .executors import results
@@ -28,7 +28,8 @@ def _graph(dataset: str, data_root: str | None) -> Data:
 
 def run_one(spec: RunSpec, out: str, target_loss: float) -> dict[str, Any]:
     """Train one run into ``out/runs/<run_id>``; its row: config, status (ok | diverged | failed),
-    reason, summary metrics and early-training measures. Never raises: a failure is a row."""
+    reason, number of classes, summary metrics and early-training measures. Never raises: a
+    failure is a row."""
     row: dict[str, Any] = {**spec.row(), "status": "failed", "reason": ""}
     try:
         data = _graph(spec.dataset, spec.data_root)
@@ -38,6 +39,7 @@ def run_one(spec: RunSpec, out: str, target_loss: float) -> dict[str, Any]:
         row["reason"] = f"{type(error).__name__}: {error}"
         return row
     summary = result.summary
+    row["num_classes"] = num_classes(data)
     row["status"] = "diverged" if summary["diverged"] else "ok"
     row["reason"] = summary["divergence"] or ""
     row.update({key: summary[key] for key in SUMMARY_COLUMNS})
