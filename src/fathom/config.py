@@ -16,7 +16,8 @@ from .graph import AGGREGATIONS
 
 RESIDUALS = ("none", "plain", "fixup")
 INITS = ("gnn_he", "kaiming", "glorot", "fixup")
-NORMS = ("none", "pairnorm", "batchnorm")
+NORMS = ("none", "weight", "layer", "pairnorm", "batchnorm")
+NORM_BOUNDS = ("spectral", "frobenius")
 ACTIVATIONS = ("relu", "identity")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -74,7 +75,11 @@ class ModelConfig(_Config):
             (``Z' = Z + beta B(Z)``), with branch ``B(Z) = A_a act(Z) W``.
         beta: fixup branch scale; ``None`` means ``1/sqrt(depth)`` (DeZoort & Hanin 2023).
         init: block-weight initializer (``gnn_he`` | ``kaiming`` | ``glorot`` | ``fixup``).
-        norm: normalisation after each block's branch (``none`` | ``pairnorm`` | ``batchnorm``).
+        norm: ``weight`` (``W <- W / max(1, ||W||/c)``) or ``layer`` (block output divided by
+            its Lipschitz bound), Park & Kim (2024); or PyG's ``pairnorm`` | ``batchnorm`` on each
+            branch output; or ``none``.
+        norm_bound: ``spectral`` (power iteration) or ``frobenius`` norm of ``W`` for ``weight``.
+        norm_c: the bound ``c`` of ``weight``.
         activation: ``relu``, or ``identity`` for the linearized analysis.
         dropout: dropout probability on each block's input features.
     """
@@ -87,6 +92,8 @@ class ModelConfig(_Config):
     beta: float | None = None
     init: str = "gnn_he"
     norm: str = "none"
+    norm_bound: str = "spectral"
+    norm_c: float = 0.999
     activation: str = "relu"
     dropout: float = 0.0
 
@@ -104,6 +111,11 @@ class ModelConfig(_Config):
         if self.init == "fixup" and self.residual == "none":
             raise ConfigError("init=fixup zero-initialises residual branches: it needs residual=plain or fixup")
         _choice("norm", self.norm, NORMS)
+        _choice("norm_bound", self.norm_bound, NORM_BOUNDS)
+        _number("norm_c", self.norm_c, 0.0, low_open=True)
+        if self.norm == "layer" and self.residual == "none":
+            raise ConfigError("norm=layer bounds a residual block (Z + beta B(Z)) / (1 + beta Lip(B)): "
+                              "it needs residual=plain or fixup")
         _choice("activation", self.activation, ACTIVATIONS)
         _number("dropout", self.dropout, 0.0, 1.0)
         if self.dropout == 1.0:

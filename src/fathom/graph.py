@@ -181,6 +181,8 @@ class AggregationOperator:
         clone = object.__new__(AggregationOperator)
         clone.__dict__.update(self.__dict__)
         clone.__dict__.update(changes)
+        if "residual" in changes:
+            clone._spectral_norm = None
         clone._build_matrices()
         return clone
 
@@ -225,6 +227,33 @@ class AggregationOperator:
         pattern = torch.stack([self._cols, self._rows])  # sources, targets of Adj + I
         return AggregationOperator(pattern, self.num_nodes, "gcn", 0.0, dtype=torch.float64,
                                    device=self.matrix.device)
+
+    def spectral_norm(self, tol: float = 1e-9, max_iter: int = 20000) -> float:
+        """``||A_a||_2``, the largest singular value (cached): the Lipschitz constant of propagation.
+
+        Equal to the Perron root for symmetric operators; otherwise ``sqrt(lambda_max(A_a^T A_a))``
+        by power iteration on ``A_a^T A_a`` (symmetric, so the Rayleigh quotient converges).
+        """
+        if getattr(self, "_spectral_norm", None) is None:
+            if self.is_symmetric:
+                self._spectral_norm = self.perron_root()
+            else:
+                a = self.residual
+                values = (1.0 - a) * self._base_values + a * (self._rows == self._cols).double()
+                matrix = _csr(self._rows, self._cols, values, self.num_nodes)
+                matrix_t = _csr(self._cols, self._rows, values, self.num_nodes)
+                x = torch.full((self.num_nodes, 1), self.num_nodes ** -0.5, dtype=torch.float64)
+                estimate = math.nan
+                for _ in range(max_iter):
+                    y = matrix @ x
+                    new_estimate = float(y.norm())  # ||A x|| with ||x|| = 1: sqrt of the Rayleigh quotient
+                    z = matrix_t @ y
+                    x = z / z.norm()
+                    if abs(new_estimate - estimate) <= tol * new_estimate:
+                        break
+                    estimate = new_estimate
+                self._spectral_norm = new_estimate
+        return self._spectral_norm
 
     def perron_vector(self, tol: float = 1e-10, max_iter: int = 20000) -> Tensor:
         """Unit-norm non-negative dominant right eigenvector of ``A`` (power iteration, float64).

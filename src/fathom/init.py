@@ -69,9 +69,11 @@ def fixup_(model: "DeepGNN") -> "DeepGNN":
     Each block is then the identity at initialisation, while the branch weights still receive
     gradient (``dL/dW = (A act(Z))^T dL/dZ'`` does not depend on ``W``).
     """
+    from .nn.norm import raw_weight
+
     if model.config.residual == "none":
         raise ValueError("fixup_ needs a model with residual connections (residual=plain or fixup)")
     for block in model.blocks:
-        block.conv.lin.weight.zero_()
+        raw_weight(block.conv.lin).zero_()
     return model
 

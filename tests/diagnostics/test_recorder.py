@@ -94,3 +94,20 @@ def test_residual_aggregation_slows_the_collapse_at_depth_16():
 
 def test_fixup_residual_connections_prevent_collapse_at_depth_64():
     assert final("mean_cosine", VANILLA.replace(residual="fixup"))[-1] < 0.6
+
+
+def test_linear_residual_gradient_recursion():
+    """Residual linear GCN: Z_(k+1) = Z_k + beta A Z_k W gives G_k = G_(k+1) + beta A^T G_(k+1) W^T."""
+    torch.manual_seed(2)
+    config = ModelConfig(depth=5, width=8, residual="fixup", residual_aggregation=0.3, activation="identity",
+                         init="gnn_he")
+    model = DeepGNN(config, 32, 4).double()
+    operator = AggregationOperator(GRAPH.edge_index, GRAPH.num_nodes, "gcn", 0.3, dtype=torch.float64)
+    a, beta = operator.to_dense(), config.branch_scale
+    with Recorder(model.blocks) as recorder:
+        F.cross_entropy(model(GRAPH.x.double(), operator=operator)[GRAPH.train_mask],
+                        GRAPH.y[GRAPH.train_mask]).backward()
+    g = recorder.gradients
+    for k in range(4):
+        w_next = model.blocks[k + 1].conv.lin.weight
+        assert torch.allclose(g[k], g[k + 1] + beta * a.t() @ g[k + 1] @ w_next, rtol=1e-9, atol=1e-12)

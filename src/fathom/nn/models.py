@@ -11,7 +11,7 @@ from ..config import ModelConfig
 from ..graph import AggregationOperator, OperatorCache
 from ..init import fixup_, glorot_, gnn_he_, kaiming_
 from .conv import FathomConv
-from .norm import make_norm
+from .norm import SpectralNormEstimate, bound_weight_, make_norm, raw_weight, settle_weight_bound_
 
 if TYPE_CHECKING:
     from torch_geometric.data import Data
@@ -26,6 +26,10 @@ class DeepGNNBlock(nn.Module):
     .. math::
         Z' = B(Z) \ \ (\text{none}), \qquad Z' = Z + \beta B(Z) \ \ (\text{plain: } \beta = 1;
         \ \text{fixup: } \beta = 1/\sqrt{L} \text{ by default}).
+
+    With ``norm="weight"`` the weight is bounded, :math:`\|W\| \le c`; with ``norm="layer"`` the
+    residual block is divided by its Lipschitz bound,
+    :math:`Z' = (Z + \beta B(Z)) / (1 + \beta \|A_a\|_2 \|W\|_2)` (Park & Kim 2024).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -33,13 +37,20 @@ class DeepGNNBlock(nn.Module):
         self.conv = FathomConv(config.width, config.width, config.aggregation,
                                config.residual_aggregation, config.activation)
         self.norm = make_norm(config.norm, config.width)
+        if config.norm == "weight":
+            bound_weight_(self.conv, config.norm_c, config.norm_bound)
+        self.layer_bound = SpectralNormEstimate(config.width) if config.norm == "layer" else None
         self.dropout = config.dropout
         self.residual = config.residual != "none"
         self.branch_scale = config.branch_scale
 
     def forward(self, z: Tensor, operator: AggregationOperator) -> Tensor:
         branch = self.norm(self.conv(F.dropout(z, self.dropout, self.training), operator=operator))
-        return z + self.branch_scale * branch if self.residual else branch
+        out = z + self.branch_scale * branch if self.residual else branch
+        if self.layer_bound is not None:  # divide by the block's Lipschitz bound 1 + beta ||A_a|| ||W||
+            lipschitz = operator.spectral_norm() * self.layer_bound(self.conv.lin.weight)
+            out = out / (1.0 + self.branch_scale * lipschitz)
+        return out
 
 
 class DeepGNN(nn.Module):
@@ -105,7 +116,7 @@ class DeepGNN(nn.Module):
         for block in self.blocks:
             if hasattr(block.norm, "reset_parameters"):
                 block.norm.reset_parameters()
-            weight = block.conv.lin.weight
+            weight = raw_weight(block.conv.lin)
             if config.init in ("gnn_he", "fixup"):
                 gnn_he_(weight, self.perron_root, gain=ACTIVATION_GAIN[config.activation])
             elif config.init == "kaiming":
@@ -114,6 +125,10 @@ class DeepGNN(nn.Module):
                 glorot_(weight)
         if config.init == "fixup":
             fixup_(self)
+        for block in self.blocks:
+            settle_weight_bound_(block.conv.lin)
+            if block.layer_bound is not None:
+                block.layer_bound.converge(block.conv.lin.weight)
         self._operators.clear()
 
     def operator_for(self, edge_index: Tensor, x: Tensor) -> AggregationOperator:
