@@ -369,3 +369,22 @@ def test_perron_vector_of_a_defective_root_is_refused():
     path = torch.stack([torch.arange(4), torch.arange(1, 5)])
     with pytest.raises(ValueError, match="no dominant eigenvector found"):
         AggregationOperator(path, 5, "sum").perron_vector(max_iter=2000)
+
+
+def test_sparse_features_linear_matches_dense_with_gradients():
+    from fathom.graph import SparseFeatures, density
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 50, generator=generator, dtype=torch.float64) * (torch.rand(30, 50, generator=generator) < 0.1)
+    assert 0.0 < density(x) < 0.2
+    weight = torch.randn(8, 50, generator=generator, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(8, generator=generator, dtype=torch.float64)
+    features = SparseFeatures(x)
+    assert (features.size(0), features.dtype) == (30, torch.float64) and torch.equal(features.to_dense(), x)
+    probe = torch.randn(30, 8, generator=generator, dtype=torch.float64)
+    (features.linear(weight, bias) * probe).sum().backward()
+    sparse_grad = weight.grad.clone()
+    weight.grad = None
+    ((x @ weight.t() + bias) * probe).sum().backward()
+    assert torch.allclose(features.linear(weight, bias), x @ weight.t() + bias)
+    assert torch.allclose(sparse_grad, weight.grad)

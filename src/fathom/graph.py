@@ -79,6 +79,53 @@ class _Propagate(torch.autograd.Function):
         return ctx.matrix_t @ grad_output, None, None
 
 
+def sparse_matmul(matrix: Tensor, matrix_t: Tensor, dense: Tensor) -> Tensor:
+    """``matrix @ dense`` for a fixed sparse CSR ``matrix``, differentiable in ``dense`` through
+    the precomputed transpose ``matrix_t``."""
+    return _Propagate.apply(dense, matrix, matrix_t)
+
+
+class SparseFeatures:
+    """A fixed, mostly-zero node-feature matrix ``X`` (CSR with its transpose): ``X W`` costs
+    ``O(nnz(X) d)`` instead of ``O(N m d)``. Cora's bag-of-words features are 1.3% non-zero.
+
+    Stands in for ``x`` in :meth:`fathom.nn.DeepGNN.forward`.
+    """
+
+    def __init__(self, x: Tensor) -> None:
+        if x.dim() != 2:
+            raise ValueError(f"node features must be a 2-d [N, F] matrix; got shape {list(x.shape)}")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            self.matrix = x.to_sparse_csr()
+            self.matrix_t = x.t().contiguous().to_sparse_csr()
+        self.shape = x.shape
+
+    def size(self, dim: int) -> int:
+        return self.shape[dim]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.matrix.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.matrix.device
+
+    def to_dense(self) -> Tensor:
+        return self.matrix.to_dense()
+
+    def linear(self, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        """``X W^T + b`` for an ``nn.Linear``'s ``weight`` ``[out, F]`` and ``bias``."""
+        out = sparse_matmul(self.matrix, self.matrix_t, weight.t())
+        return out if bias is None else out + bias
+
+
+def density(x: Tensor) -> float:
+    """Fraction of non-zero entries of ``x``."""
+    return float((x != 0).sum()) / max(1, x.numel())
+
+
 class AggregationOperator:
     """The residual aggregation operator ``A_a = (1 - a) A + a I`` of one graph.
 
@@ -201,7 +248,7 @@ class AggregationOperator:
             )
         if x.dim() == 1:
             return self.propagate(x.unsqueeze(1)).squeeze(1)
-        return _Propagate.apply(x, self.matrix, self.matrix_t)
+        return sparse_matmul(self.matrix, self.matrix_t, x)
 
     __call__ = propagate
 

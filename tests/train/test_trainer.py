@@ -99,3 +99,19 @@ def test_layer_metrics_are_recorded_at_init_and_every_k_epochs(small_graph, tmp_
     assert rows[0]["epoch"] == "0" and rows[0]["layer"] == "1" and float(rows[0]["grad_norm"]) > 0
     with pytest.raises(ValueError, match="record_every"):
         run(small_graph, record_every=0)
+
+
+def test_sparse_features_train_like_dense_ones(small_graph):
+    sparse_graph = small_graph.clone()
+    sparse_graph.x = sparse_graph.x * (sparse_graph.x > 1.5)  # about 7% non-zero: the sparse encoder path
+    dense = run(sparse_graph, epochs=15)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("fathom.train.trainer.SPARSE_FEATURES_BELOW", 0.0)  # force the dense path
+        reference = run(sparse_graph, epochs=15)
+    for a, b in zip(dense.history, reference.history):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+
+
+def test_run_files_get_the_usual_permissions(small_graph, tmp_path):
+    run(small_graph, tmp_path, epochs=2)
+    assert (tmp_path / "summary.json").stat().st_mode & 0o044 == 0o044  # group/others can read

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from ..graph import AggregationOperator, OperatorCache
+from ..graph import AggregationOperator, OperatorCache, SparseFeatures
 from ..init import fixup_, glorot_, gnn_he_, kaiming_
 from .conv import FathomConv
 from .norm import SpectralNormEstimate, bound_weight_, make_norm, raw_weight, settle_weight_bound_
@@ -135,14 +135,18 @@ class DeepGNN(nn.Module):
         """The (cached) residual operator ``A_a`` of ``edge_index``, matching ``x``."""
         return self._operators.get(edge_index, x)
 
-    def forward(self, x: Tensor, edge_index: Tensor | None = None,
+    def forward(self, x: Tensor | SparseFeatures, edge_index: Tensor | None = None,
                 operator: AggregationOperator | None = None) -> Tensor:
-        """Logits ``[N, out_channels]`` for node features ``x`` on the graph ``edge_index``."""
+        """Logits ``[N, out_channels]`` for node features ``x`` (dense, or
+        :class:`~fathom.graph.SparseFeatures`) on the graph ``edge_index`` (or ``operator``)."""
         if operator is None:
             if edge_index is None:
                 raise ValueError("DeepGNN needs an edge_index or an operator")
             operator = self.operator_for(edge_index, x)
-        z = self.encoder(x)
+        if isinstance(x, SparseFeatures):
+            z = x.linear(self.encoder.weight, self.encoder.bias)
+        else:
+            z = self.encoder(x)
         for block in self.blocks:
             z = block(z, operator)
         h = F.relu(z) if self.config.activation == "relu" else z

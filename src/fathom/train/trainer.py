@@ -25,12 +25,13 @@ from torch_geometric.data import Data
 from ..config import ModelConfig, TrainConfig
 from ..data import describe, num_classes, validate_node_data
 from ..diagnostics.recorder import LAYER_METRICS, measure
-from ..graph import AggregationOperator
+from ..graph import AggregationOperator, SparseFeatures, density
 from ..nn import DeepGNN
 from .results import environment, write_csv, write_json
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "test_acc", "seconds"]
 CHECKPOINT_EVERY = 25  # epochs between rewrites of metrics.csv during a run
+SPARSE_FEATURES_BELOW = 0.1  # feature density under which the encoder uses a sparse product
 
 
 @dataclass
@@ -104,6 +105,8 @@ def train_node_classifier(
     model = DeepGNN(model_config, data.num_features, num_classes(data), perron_root=operator.perron_root())
     model, operator = model.to(device), operator.to(device)
     x, y = data.x.to(device), data.y.to(device)
+    if density(x) < SPARSE_FEATURES_BELOW:
+        x = SparseFeatures(x)
     masks = {split: getattr(data, f"{split}_mask").to(device) for split in ("train", "val", "test")}
     optimizer = torch.optim.Adam(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
 
