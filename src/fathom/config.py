@@ -133,16 +133,23 @@ class ModelConfig(_Config):
 
 @dataclass(frozen=True)
 class TrainConfig(_Config):
-    """Full-batch training: Adam on the cross-entropy of the training nodes."""
+    """Full-batch training: Adam on the cross-entropy of the training nodes.
+
+    ``patience``: stop when the validation accuracy has not improved for that many epochs
+    (``None``: train all ``epochs``).
+    """
 
     epochs: int = 100
     lr: float = 0.005
     weight_decay: float = 0.0
     seed: int = 0
     device: str = "auto"
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         _number("epochs", self.epochs, 1, integer=True)
+        if self.patience is not None:
+            _number("patience", self.patience, 1, integer=True)
         _number("lr", self.lr, 0.0, low_open=True)
         _number("weight_decay", self.weight_decay, 0.0)
         _number("seed", self.seed, 0, integer=True)

@@ -63,3 +63,11 @@ def test_read_only_roots_are_mirrored_into_the_cache(shared_data_root, tmp_path,
     data = load_dataset("citeseer", shared_data_root)
     assert data.num_nodes == 3327
     assert list((tmp_path / "cache" / "mirror").glob("*/CiteSeer/processed"))
+
+
+def test_random_split_replaces_the_fixed_one():
+    data = load_dataset("karate", random_split=(0.5, 0.25, 0.25), seed=3)
+    assert [int(m.sum()) for m in (data.train_mask, data.val_mask, data.test_mask)] == [17, 8, 9]
+    again = load_dataset("karate", random_split=(0.5, 0.25, 0.25), seed=3)
+    assert torch.equal(data.train_mask, again.train_mask)
+    assert not torch.equal(data.train_mask, load_dataset("karate", random_split=(0.5, 0.25, 0.25), seed=4).train_mask)

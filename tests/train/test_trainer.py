@@ -115,3 +115,11 @@ def test_sparse_features_train_like_dense_ones(small_graph):
 def test_run_files_get_the_usual_permissions(small_graph, tmp_path):
     run(small_graph, tmp_path, epochs=2)
     assert (tmp_path / "summary.json").stat().st_mode & 0o044 == 0o044  # group/others can read
+
+
+def test_early_stopping_on_validation_accuracy(small_graph):
+    result = run(small_graph, epochs=200, patience=5, lr=0.05)
+    summary = result.summary
+    assert summary["stopped_early"] and summary["epochs_run"] < 200
+    assert summary["epochs_run"] - summary["best_epoch"] == 5
+    assert not run(small_graph, epochs=10).summary["stopped_early"]

@@ -19,6 +19,7 @@ import torch
 from torch_geometric.data import Data
 
 from .csbm import csbm
+from .splits import random_split_masks
 
 DATA_ENV = "FATHOM_DATA"
 CACHE_ENV = "FATHOM_CACHE"
@@ -89,13 +90,16 @@ def _writable_root(found: Path, pyg_name: str) -> Path:
     return mirror
 
 
-def load_dataset(name: str, root: str | os.PathLike | None = None, seed: int = 0, **csbm_options) -> Data:
+def load_dataset(name: str, root: str | os.PathLike | None = None, seed: int = 0,
+                 random_split: tuple[float, float, float] | None = None, **csbm_options) -> Data:
     """A node-classification graph with ``x``, ``edge_index``, ``y`` and train/val/test masks.
 
     Args:
         name: one of :data:`DATASETS` (``csbm``, ``karate``, ``cora``, ``citeseer``, ``pubmed``).
         root: data root for file-backed datasets (default: ``FATHOM_DATA`` or the cache).
-        seed: seed of the CSBM graph and its split (ignored by datasets with a fixed split).
+        seed: seed of the CSBM graph and of random splits.
+        random_split: (train, val, test) fractions of a seeded random split replacing the
+            dataset's own (e.g. ``(0.6, 0.2, 0.2)``); ``None`` keeps it (Planetoid: public split).
         csbm_options: keyword arguments of :func:`fathom.data.csbm`.
     """
     spec = _spec(name)
@@ -107,6 +111,8 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, seed: int = 0
         data = _karate()
     else:
         data = _planetoid(spec, root)
+    if random_split is not None:
+        data.train_mask, data.val_mask, data.test_mask = random_split_masks(data.y, random_split, seed)
     data.name = spec.name
     return data
 

@@ -123,7 +123,7 @@ def train_node_classifier(
     layer_history: list[dict[str, float]] = []
     if record_every:
         layer_history += layer_rows(0, measure(model, data, operator))
-    diverged, reason = False, None
+    diverged, reason, stopped_early = False, None, False
     with progress_bar(progress) as bar:
         task = bar.add_task("train", total=train_config.epochs, status="")
         for epoch in range(1, train_config.epochs + 1):
@@ -155,16 +155,27 @@ def train_node_classifier(
             row = history[-1]
             bar.update(task, advance=1,
                        status=f"loss {row['train_loss']:.4f}  val {row['val_acc']:.3f}")
+            if train_config.patience is not None and _stale(history, train_config.patience):
+                stopped_early = True
+                break
             if record_every and epoch % record_every == 0:
                 layer_history += layer_rows(epoch, measure(model, data, operator))
             if out_dir is not None and epoch % CHECKPOINT_EVERY == 0:
                 write_outputs(out_dir, history, layer_history)
 
-    summary = summarize(history, diverged, reason)
+    summary = {**summarize(history, diverged, reason), "stopped_early": stopped_early}
     if out_dir is not None:
         write_outputs(out_dir, history, layer_history)
         write_json(out_dir / "summary.json", summary)
     return RunResult(history, summary, model, out_dir, layer_history)
+
+
+def _stale(history: list[dict[str, float]], patience: int) -> bool:
+    """True when the best validation accuracy is more than ``patience`` epochs old."""
+    if math.isnan(history[-1]["val_acc"]):  # no validation nodes: nothing to stop on
+        return False
+    best = max(range(len(history)), key=lambda i: (history[i]["val_acc"], -i))
+    return len(history) - 1 - best >= patience
 
 
 def layer_rows(epoch: int, metrics: dict[str, list[float]]) -> list[dict[str, float]]:
