@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -16,3 +18,4 @@ def test_ratio_separates_collapse_from_vanishing():
 def test_expansion_ratio():
     assert expansion_ratio([8.0, 4.0, 2.0]) == 4.0
     assert expansion_ratio([1.0, 0.0]) == float("inf")
+    assert math.isnan(expansion_ratio([0.0, 0.0]))

@@ -86,3 +86,13 @@ def test_a_killed_sweep_resumes_without_losing_or_duplicating_rows(tmp_path):
     assert len(after) == 24 and after["run_id"].is_unique
     kept = after.set_index("run_id").loc[before["run_id"]]
     assert (kept["final_train_loss"].values == before["final_train_loss"].values).all()  # finished rows untouched
+
+
+def test_random_splits_follow_the_run_seed(tmp_path):
+    specs = expand("karate", SMALL, FAST, {}, [0, 1], split=(0.5, 0.25, 0.25))
+    assert specs[0].run_id != expand("karate", SMALL, FAST, {}, [0])[0].run_id  # the split is part of the identity
+    frame = run_sweep(specs, tmp_path, progress=False)
+    assert list(frame["split"]) == ["0.5/0.25/0.25"] * 2
+    first, second = (pd.read_json(tmp_path / "runs" / run_id / "config.json", typ="series")
+                     for run_id in frame["run_id"])
+    assert first["data"]["description"].endswith("17 / 8 / 9")

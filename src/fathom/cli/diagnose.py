@@ -43,6 +43,8 @@ def diagnose(
     beta: opt.Beta = None,
     init: opt.Init = "glorot",
     norm: opt.Norm = "none",
+    norm_bound: opt.NormBound = "spectral",
+    norm_c: opt.NormC = 0.999,
     activation: opt.Activation = "relu",
     seed: opt.Seed = 0,
     seeds: Annotated[int, typer.Option(min=1, help="Average the metrics over this many initialisations.")] = 3,
@@ -63,7 +65,8 @@ def diagnose(
     """
     base = opt.model_config(depth=depth, width=width, aggregation=aggregation,
                             residual_aggregation=residual_aggregation, residual=residual, beta=beta,
-                            init=init, norm=norm, activation=activation, dropout=0.0)
+                            init=init, norm=norm,
+                            norm_bound=norm_bound, norm_c=norm_c, activation=activation, dropout=0.0)
     specs = [*(compare or []), *ctx.args] if compare else []
     if ctx.args and not compare:
         raise typer.BadParameter(f"unexpected arguments {ctx.args}")

@@ -6,6 +6,7 @@ import typer
 
 from .datasets import datasets
 from .diagnose import diagnose
+from .linear import linear
 from .reproduce import reproduce_app
 from .sweep import sweep
 from .train import train
@@ -18,6 +19,7 @@ app.command()(train)
 app.command()(datasets)
 app.command(context_settings={"allow_extra_args": True})(diagnose)
 app.command()(sweep)
+app.command()(linear)
 app.add_typer(reproduce_app, name="reproduce")
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from ..config import ACTIVATIONS, DEVICES, INITS, NORMS, RESIDUALS, ConfigError, ModelConfig, TrainConfig
+from ..config import (ACTIVATIONS, DEVICES, INITS, NORM_BOUNDS, NORMS, RESIDUALS, ConfigError, ModelConfig,
+                      TrainConfig)
 from ..data import DATA_ENV, DATASETS
 from ..graph import AGGREGATIONS
 
@@ -38,7 +39,12 @@ Init = Annotated[Literal[INITS], typer.Option(  # type: ignore[valid-type]
     help="Block weights: gnn_he Var=2/(fan_in*lambda_1(A_a)^2); kaiming 2/fan_in; glorot (PyG default); "
          "fixup = gnn_he with zeroed residual branches.", rich_help_panel=MODEL)]
 Norm = Annotated[Literal[NORMS], typer.Option(  # type: ignore[valid-type]
-    help="Normalisation of each block's branch output.", rich_help_panel=MODEL)]
+    help="weight: ||W|| <= c before every forward; layer: residual block divided by its Lipschitz bound "
+         "(Park & Kim 2024); pairnorm | batchnorm on each branch output (PyG baselines).", rich_help_panel=MODEL)]
+NormBound = Annotated[Literal[NORM_BOUNDS], typer.Option(  # type: ignore[valid-type]
+    help="Norm of W for --norm weight: spectral (power iteration) or frobenius (a cheap upper bound).",
+    rich_help_panel=MODEL)]
+NormC = Annotated[float, typer.Option(help="The bound c of --norm weight: ||W|| <= c.", rich_help_panel=MODEL)]
 Activation = Annotated[Literal[ACTIVATIONS], typer.Option(  # type: ignore[valid-type]
     help="relu, or identity for a linearized GNN.", rich_help_panel=MODEL)]
 Dropout = Annotated[float, typer.Option(min=0.0, max=0.99, help="Dropout on each block's input.",
@@ -46,6 +52,8 @@ Dropout = Annotated[float, typer.Option(min=0.0, max=0.99, help="Dropout on each
 Epochs = Annotated[int, typer.Option(min=1, help="Full-batch training epochs.", rich_help_panel=TRAINING)]
 LearningRate = Annotated[float, typer.Option("--lr", help="Adam learning rate.", rich_help_panel=TRAINING)]
 WeightDecay = Annotated[float, typer.Option(min=0.0, help="Adam weight decay (L2).", rich_help_panel=TRAINING)]
+Patience = Annotated[Optional[int], typer.Option(
+    min=1, help="Stop when validation accuracy has not improved for this many epochs.", rich_help_panel=TRAINING)]
 Seed = Annotated[int, typer.Option(min=0, help="Seed of the initialisation, dropout and the CSBM graph.",
                                    rich_help_panel=TRAINING)]
 Device = Annotated[Literal[DEVICES], typer.Option(  # type: ignore[valid-type]

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..config import ConfigError
 from ..sweep import EXECUTORS, ResultStore, expand, load_grid_file, parse_grid, run_sweep
+from ..sweep.grid import MODEL_FIELDS
 from ..report import summary_table
 from . import options as opt
 from .train import default_out
@@ -40,11 +41,14 @@ def sweep(
     beta: opt.Beta = None,
     init: opt.Init = "gnn_he",
     norm: opt.Norm = "none",
+    norm_bound: opt.NormBound = "spectral",
+    norm_c: opt.NormC = 0.999,
     activation: opt.Activation = "relu",
     dropout: opt.Dropout = 0.0,
     epochs: opt.Epochs = 100,
     lr: opt.LearningRate = 0.005,
     weight_decay: opt.WeightDecay = 0.0,
+    patience: opt.Patience = None,
     seed: opt.Seed = 0,
     device: opt.Device = "auto",
     out: opt.Out = None,
@@ -57,8 +61,9 @@ def sweep(
     with the same --out skips finished runs, so a killed sweep resumes where it stopped.
     """
     fixed = dict(depth=depth, width=width, aggregation=aggregation, residual_aggregation=residual_aggregation,
-                 residual=residual, beta=beta, init=init, norm=norm, activation=activation, dropout=dropout,
-                 epochs=epochs, lr=lr, weight_decay=weight_decay, device=device, dataset=dataset)
+                 residual=residual, beta=beta, init=init, norm=norm,
+                 norm_bound=norm_bound, norm_c=norm_c, activation=activation, dropout=dropout,
+                 epochs=epochs, lr=lr, weight_decay=weight_decay, device=device, dataset=dataset, patience=patience)
     try:
         varied = parse_grid(grid or [])
         if grid_file is not None:
@@ -68,10 +73,9 @@ def sweep(
             seeds = file_seeds or seeds
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from error
-    model = opt.model_config(**{k: v for k, v in fixed.items() if k not in ("epochs", "lr", "weight_decay", "device",
-                                                                            "dataset")})
+    model = opt.model_config(**{k: v for k, v in fixed.items() if k in MODEL_FIELDS})
     train = opt.train_config(epochs=fixed["epochs"], lr=fixed["lr"], weight_decay=fixed["weight_decay"], seed=seed,
-                             device=fixed["device"])
+                             device=fixed["device"], patience=fixed["patience"])
     try:
         specs = expand(fixed["dataset"], model, train, varied, list(range(seed, seed + seeds)),
                        str(data_root) if data_root else None)

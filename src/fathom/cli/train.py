@@ -41,11 +41,14 @@ def train(
     beta: opt.Beta = None,
     init: opt.Init = "gnn_he",
     norm: opt.Norm = "none",
+    norm_bound: opt.NormBound = "spectral",
+    norm_c: opt.NormC = 0.999,
     activation: opt.Activation = "relu",
     dropout: opt.Dropout = 0.0,
     epochs: opt.Epochs = 100,
     lr: opt.LearningRate = 0.005,
     weight_decay: opt.WeightDecay = 0.0,
+    patience: opt.Patience = None,
     seed: opt.Seed = 0,
     device: opt.Device = "auto",
     out: opt.Out = None,
@@ -62,8 +65,10 @@ def train(
     """
     model_config = opt.model_config(
         depth=depth, width=width, aggregation=aggregation, residual_aggregation=residual_aggregation,
-        residual=residual, beta=beta, init=init, norm=norm, activation=activation, dropout=dropout)
-    train_config = opt.train_config(epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed, device=device)
+        residual=residual, beta=beta, init=init, norm=norm,
+        norm_bound=norm_bound, norm_c=norm_c, activation=activation, dropout=dropout)
+    train_config = opt.train_config(epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed, device=device,
+                                   patience=patience)
     data = load_or_exit(dataset, data_root, seed)
     out = out or default_out("train", dataset)
     console.print(describe(data))

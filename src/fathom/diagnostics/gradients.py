@@ -31,5 +31,8 @@ def grad_mu_ratio(gradient: Tensor, direction: Tensor | None = None) -> float:
 
 
 def expansion_ratio(grad_norms: list[float]) -> float:
-    """``||G_1|| / ||G_L||``: above 1 the gradient grows from the last block back to the first."""
-    return grad_norms[0] / grad_norms[-1] if grad_norms[-1] > 0 else float("inf")
+    """``||G_1|| / ||G_L||``: above 1 the gradient grows from the last block back to the first
+    (``inf`` if only ``G_L`` is zero, NaN if both are: e.g. after the signal underflowed)."""
+    if grad_norms[-1] > 0:
+        return grad_norms[0] / grad_norms[-1]
+    return float("inf") if grad_norms[0] > 0 else float("nan")

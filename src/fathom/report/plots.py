@@ -105,3 +105,34 @@ def plot_loss_curves(frame, out: str | Path, label_columns: list[str], panel_col
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def plot_against_depth(frame, metric: str, path: str | Path, panel: str = "dataset", line: str = "model",
+                       ylabel: str = "", title: str = "", log: bool = False) -> Path:
+    """``metric`` against depth (log2 axis): one panel per ``panel`` value, one line per ``line``
+    value, mean over rows (seeds) with ± std error bars."""
+    panels = sorted(frame[panel].unique())
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
+    for ax, value in zip(axes.flat, panels):
+        subset = frame[frame[panel] == value]
+        for name, group in subset.groupby(line, sort=False):
+            stats = group.groupby("depth")[metric].agg(["mean", "std"]).reset_index()
+            ax.errorbar(stats["depth"], stats["mean"], yerr=stats["std"].fillna(0), label=name, marker="o",
+                        markersize=3, capsize=2, linewidth=1.4)
+        ax.set_xscale("log", base=2)
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(f"{panel} = {value}")
+        ax.set_xlabel("depth (blocks)")
+        ax.set_ylabel(ylabel or metric)
+        ax.grid(alpha=0.3)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="lower center", ncol=min(5, max(1, len(names))), frameon=False, fontsize=8)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

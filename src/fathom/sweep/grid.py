@@ -28,17 +28,21 @@ class RunSpec:
     model: ModelConfig
     train: TrainConfig
     data_root: str | None = None
+    split: tuple[float, float, float] | None = None  # a random split seeded by the run's seed
 
     @property
     def run_id(self) -> str:
         """A stable 12-hex-digit id of what determines the run's result (not where data lives)."""
-        key = json.dumps({"dataset": self.dataset, "model": self.model.to_dict(), "train": self.train.to_dict()},
-                         sort_keys=True)
-        return hashlib.sha1(key.encode()).hexdigest()[:12]
+        key = {"dataset": self.dataset, "model": self.model.to_dict(), "train": self.train.to_dict()}
+        if self.split is not None:
+            key["split"] = list(self.split)
+        return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
     def row(self) -> dict[str, Any]:
         """The configuration columns of this run's row in ``results.csv``."""
-        return {"run_id": self.run_id, "dataset": self.dataset, **self.model.to_dict(), **self.train.to_dict()}
+        split = "/".join(f"{f:g}" for f in self.split) if self.split else "fixed"
+        return {"run_id": self.run_id, "dataset": self.dataset, "split": split, **self.model.to_dict(),
+                **self.train.to_dict()}
 
 
 def _typed(key: str, text: str) -> Any:
@@ -83,7 +87,8 @@ def load_grid_file(path: str | Path) -> tuple[dict[str, Any], dict[str, list[Any
 
 
 def expand(dataset: str, model: ModelConfig, train: TrainConfig, grid: dict[str, list[Any]],
-           seeds: list[int], data_root: str | None = None) -> list[RunSpec]:
+           seeds: list[int], data_root: str | None = None,
+           split: tuple[float, float, float] | None = None) -> list[RunSpec]:
     """Every combination of ``grid`` values applied to the fixed configuration, for every seed.
 
     An impossible combination (e.g. ``init=fixup`` with ``residual=none``) raises a
@@ -100,5 +105,5 @@ def expand(dataset: str, model: ModelConfig, train: TrainConfig, grid: dict[str,
             raise ConfigError(f"grid cell {changes}: {error}") from error
         for seed in seeds:
             specs.append(RunSpec(changes.get("dataset", dataset), cell_model, cell_train.replace(seed=seed),
-                                 data_root))
+                                 data_root, split))
     return specs
