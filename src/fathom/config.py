@@ -19,6 +19,7 @@ INITS = ("gnn_he", "kaiming", "glorot", "fixup")
 NORMS = ("none", "weight", "layer", "pairnorm", "batchnorm")
 NORM_BOUNDS = ("spectral", "frobenius")
 ACTIVATIONS = ("relu", "identity")
+MEMORY_MODES = ("full", "checkpoint", "reversible")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -82,6 +83,8 @@ class ModelConfig(_Config):
         norm_c: the bound ``c`` of ``weight``.
         activation: ``relu``, or ``identity`` for the linearized analysis.
         dropout: dropout probability on each block's input features.
+        memory: ``full``, ``checkpoint`` (recompute segments of sqrt(L) blocks) or
+            ``reversible`` (grouped reversible blocks, memory constant in depth).
     """
 
     depth: int = 32
@@ -96,6 +99,7 @@ class ModelConfig(_Config):
     norm_c: float = 0.999
     activation: str = "relu"
     dropout: float = 0.0
+    memory: str = "full"
 
     def __post_init__(self) -> None:
         _number("depth", self.depth, 1, integer=True)
@@ -120,6 +124,18 @@ class ModelConfig(_Config):
         _number("dropout", self.dropout, 0.0, 1.0)
         if self.dropout == 1.0:
             raise ConfigError("dropout must be below 1 (dropout=1 removes every feature)")
+        _choice("memory", self.memory, MEMORY_MODES)
+        if self.memory == "reversible":
+            if self.residual == "none":
+                raise ConfigError("memory=reversible needs residual blocks (residual=plain or fixup)")
+            if self.width % 2:
+                raise ConfigError(f"memory=reversible splits the width in two groups: width must be even, got "
+                                  f"{self.width}")
+            if self.norm not in ("none", "weight"):
+                raise ConfigError(f"memory=reversible supports norm none or weight (its blocks must stay "
+                                  f"invertible), not {self.norm}")
+            if self.dropout > 0:
+                raise ConfigError("memory=reversible needs dropout=0 (the backward pass recomputes each block)")
 
     @property
     def branch_scale(self) -> float:

@@ -73,7 +73,7 @@ def fixup_(model: "DeepGNN") -> "DeepGNN":
 
     if model.config.residual == "none":
         raise ValueError("fixup_ needs a model with residual connections (residual=plain or fixup)")
-    for block in model.blocks:
-        raw_weight(block.conv.lin).zero_()
+    for conv in model.branch_convs():
+        raw_weight(conv.lin).zero_()
     return model
 

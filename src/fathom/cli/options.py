@@ -11,8 +11,8 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from ..config import (ACTIVATIONS, DEVICES, INITS, NORM_BOUNDS, NORMS, RESIDUALS, ConfigError, ModelConfig,
-                      TrainConfig)
+from ..config import (ACTIVATIONS, DEVICES, INITS, MEMORY_MODES, NORM_BOUNDS, NORMS, RESIDUALS, ConfigError,
+                      ModelConfig, TrainConfig)
 from ..data import DATA_ENV, DATASETS
 from ..graph import AGGREGATIONS
 
@@ -45,6 +45,9 @@ NormBound = Annotated[Literal[NORM_BOUNDS], typer.Option(  # type: ignore[valid-
     help="Norm of W for --norm weight: spectral (power iteration) or frobenius (a cheap upper bound).",
     rich_help_panel=MODEL)]
 NormC = Annotated[float, typer.Option(help="The bound c of --norm weight: ||W|| <= c.", rich_help_panel=MODEL)]
+Memory = Annotated[Literal[MEMORY_MODES], typer.Option(  # type: ignore[valid-type]
+    help="full; checkpoint: recompute segments of sqrt(L) blocks; reversible: grouped reversible blocks "
+         "(activation memory constant in depth).", rich_help_panel=MODEL)]
 Activation = Annotated[Literal[ACTIVATIONS], typer.Option(  # type: ignore[valid-type]
     help="relu, or identity for a linearized GNN.", rich_help_panel=MODEL)]
 Dropout = Annotated[float, typer.Option(min=0.0, max=0.99, help="Dropout on each block's input.",

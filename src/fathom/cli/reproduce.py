@@ -11,6 +11,7 @@ from rich.markdown import Markdown
 
 from ..data import DatasetNotFoundError
 from . import options as opt
+from .linear import xu2021
 
 console = Console()
 
@@ -77,3 +78,6 @@ def park2024(
         raise typer.Exit(1) from error
     console.print(Markdown(report.read_text().split("## Figures")[0]))
     console.print(f"report: {report}")
+
+
+reproduce_app.command("xu2021")(xu2021)

@@ -45,6 +45,7 @@ def sweep(
     norm_c: opt.NormC = 0.999,
     activation: opt.Activation = "relu",
     dropout: opt.Dropout = 0.0,
+    memory: opt.Memory = "full",
     epochs: opt.Epochs = 100,
     lr: opt.LearningRate = 0.005,
     weight_decay: opt.WeightDecay = 0.0,
@@ -62,7 +63,7 @@ def sweep(
     """
     fixed = dict(depth=depth, width=width, aggregation=aggregation, residual_aggregation=residual_aggregation,
                  residual=residual, beta=beta, init=init, norm=norm,
-                 norm_bound=norm_bound, norm_c=norm_c, activation=activation, dropout=dropout,
+                 norm_bound=norm_bound, norm_c=norm_c, activation=activation, dropout=dropout, memory=memory,
                  epochs=epochs, lr=lr, weight_decay=weight_decay, device=device, dataset=dataset, patience=patience)
     try:
         varied = parse_grid(grid or [])

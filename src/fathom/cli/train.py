@@ -45,6 +45,7 @@ def train(
     norm_c: opt.NormC = 0.999,
     activation: opt.Activation = "relu",
     dropout: opt.Dropout = 0.0,
+    memory: opt.Memory = "full",
     epochs: opt.Epochs = 100,
     lr: opt.LearningRate = 0.005,
     weight_decay: opt.WeightDecay = 0.0,
@@ -66,7 +67,7 @@ def train(
     model_config = opt.model_config(
         depth=depth, width=width, aggregation=aggregation, residual_aggregation=residual_aggregation,
         residual=residual, beta=beta, init=init, norm=norm,
-        norm_bound=norm_bound, norm_c=norm_c, activation=activation, dropout=dropout)
+        norm_bound=norm_bound, norm_c=norm_c, activation=activation, dropout=dropout, memory=memory)
     train_config = opt.train_config(epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed, device=device,
                                    patience=patience)
     data = load_or_exit(dataset, data_root, seed)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+from torch_geometric.nn import GroupAddRev
 
 from ..config import ModelConfig
 from ..graph import AggregationOperator, OperatorCache, SparseFeatures
@@ -53,6 +58,38 @@ class DeepGNNBlock(nn.Module):
         return out
 
 
+class ScaledBranch(nn.Module):
+    """``beta A_a act(X) W`` on one channel group: the coupling function of a reversible block."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        half = config.width // 2
+        self.conv = FathomConv(half, half, config.aggregation, config.residual_aggregation, config.activation)
+        if config.norm == "weight":
+            bound_weight_(self.conv, config.norm_c, config.norm_bound)
+        self.branch_scale = config.branch_scale
+
+    def reset_parameters(self) -> None:  # weights are set by DeepGNN.reset_parameters
+        pass
+
+    def forward(self, x: Tensor, operator: AggregationOperator) -> Tensor:
+        return self.branch_scale * self.conv(x, operator=operator)
+
+
+def reversible_block(config: ModelConfig) -> GroupAddRev:
+    r"""A grouped reversible residual block (RevGNN, Li et al. 2021) with Fathom's branch:
+    channels split in halves :math:`X_1, X_2`; :math:`Y_1 = X_1 + \beta B_1(X_2)`,
+    :math:`Y_2 = X_2 + \beta B_2(Y_1)`. Its input is recomputed from its output in the backward
+    pass, so activation memory does not grow with depth."""
+    return GroupAddRev(nn.ModuleList([ScaledBranch(config), ScaledBranch(config)]))
+
+
+def _run_blocks(blocks: nn.ModuleList, z: Tensor, operator: AggregationOperator) -> Tensor:
+    for block in blocks:
+        z = block(z, operator)
+    return z
+
+
 class DeepGNN(nn.Module):
     r"""Encoder :math:`Z_0 = X W_{in} + b`, blocks :math:`Z_l = \mathrm{block}_l(Z_{l-1})`,
     head :math:`Y = \sigma(Z_L) W_{out} + b`.
@@ -65,6 +102,11 @@ class DeepGNN(nn.Module):
     - ``fixup``: ``gnn_he`` then the last weight of every residual branch set to zero.
 
     The encoder and head are Glorot-initialised in every case; biases start at zero.
+
+    ``config.memory`` trades compute for activation memory in training: ``checkpoint`` keeps
+    only the inputs of segments of ``ceil(sqrt(L))`` blocks and recomputes the rest in the
+    backward pass (``O(sqrt(L))`` memory); ``reversible`` uses grouped reversible blocks
+    (``O(1)`` in depth). Both are exact: the gradients equal those of the plain computation.
 
     Args:
         config: the architecture.
@@ -82,7 +124,8 @@ class DeepGNN(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.encoder = nn.Linear(in_channels, config.width)
-        self.blocks = nn.ModuleList(DeepGNNBlock(config) for _ in range(config.depth))
+        make_block = reversible_block if config.memory == "reversible" else DeepGNNBlock
+        self.blocks = nn.ModuleList(make_block(config) for _ in range(config.depth))
         self.head = nn.Linear(config.width, out_channels)
         self._operators = OperatorCache(config.aggregation, config.residual_aggregation)
         self.reset_parameters(perron_root)
@@ -114,9 +157,11 @@ class DeepGNN(nn.Module):
             glorot_(linear.weight)
             nn.init.zeros_(linear.bias)
         for block in self.blocks:
-            if hasattr(block.norm, "reset_parameters"):
-                block.norm.reset_parameters()
-            weight = raw_weight(block.conv.lin)
+            norm = getattr(block, "norm", None)
+            if hasattr(norm, "reset_parameters"):
+                norm.reset_parameters()
+        for conv in self.branch_convs():
+            weight = raw_weight(conv.lin)
             if config.init in ("gnn_he", "fixup"):
                 gnn_he_(weight, self.perron_root, gain=ACTIVATION_GAIN[config.activation])
             elif config.init == "kaiming":
@@ -125,11 +170,17 @@ class DeepGNN(nn.Module):
                 glorot_(weight)
         if config.init == "fixup":
             fixup_(self)
+        for conv in self.branch_convs():
+            settle_weight_bound_(conv.lin)
         for block in self.blocks:
-            settle_weight_bound_(block.conv.lin)
-            if block.layer_bound is not None:
+            if getattr(block, "layer_bound", None) is not None:
                 block.layer_bound.converge(block.conv.lin.weight)
         self._operators.clear()
+
+    def branch_convs(self) -> Iterator[FathomConv]:
+        """Every block's convolution (two per block in reversible mode), in order."""
+        for block in self.blocks:
+            yield from (module for module in block.modules() if isinstance(module, FathomConv))
 
     def operator_for(self, edge_index: Tensor, x: Tensor) -> AggregationOperator:
         """The (cached) residual operator ``A_a`` of ``edge_index``, matching ``x``."""
@@ -147,10 +198,22 @@ class DeepGNN(nn.Module):
             z = x.linear(self.encoder.weight, self.encoder.bias)
         else:
             z = self.encoder(x)
-        for block in self.blocks:
-            z = block(z, operator)
+        z = self._blocks(z, operator)
         h = F.relu(z) if self.config.activation == "relu" else z
         return self.head(F.dropout(h, self.config.dropout, self.training))
+
+    def _blocks(self, z: Tensor, operator: AggregationOperator) -> Tensor:
+        """The blocks, with the memory mode's savings only where a backward pass will follow."""
+        saving = self.training and torch.is_grad_enabled()
+        if self.config.memory == "checkpoint" and saving:
+            size = math.ceil(math.sqrt(len(self.blocks)))
+            for start in range(0, len(self.blocks), size):
+                z = checkpoint(_run_blocks, self.blocks[start:start + size], z, operator, use_reentrant=False)
+            return z
+        if self.config.memory == "reversible":
+            for block in self.blocks:
+                block.disable = not saving  # keep every activation when no backward pass follows
+        return _run_blocks(self.blocks, z, operator)
 
     def __repr__(self) -> str:
         c = self.config
@@ -158,5 +221,5 @@ class DeepGNN(nn.Module):
         return (
             f"DeepGNN({self.in_channels} -> {c.width} x {c.depth} blocks -> {self.out_channels}, "
             f"aggregation={c.aggregation}, a={c.residual_aggregation}, residual={residual}, "
-            f"init={c.init}, norm={c.norm}, activation={c.activation}, dropout={c.dropout})"
+            f"init={c.init}, norm={c.norm}, activation={c.activation}, dropout={c.dropout}, memory={c.memory})"
         )

@@ -51,9 +51,9 @@ ACCURACY_MARGIN = 0.02  # claim (3): within 2 points of the best shallow (<= 4 b
 class Protocol:
     datasets: tuple[str, ...] = ("cora", "citeseer", "csbm")
     depths: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256)
-    seeds: int = 3
-    epochs: int = 300
-    patience: int = 50
+    seeds: int = 2
+    epochs: int = 200
+    patience: int = 30
     width: int = 64
     lr: float = 0.005
     diagnostic_depth: int = 64

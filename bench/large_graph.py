@@ -1,0 +1,82 @@
+"""A full-batch epoch on a graph of ogbn-arxiv's size: 169,343 nodes, ~1.17M undirected edges.
+
+Method: a CSBM with 169,343 nodes in 40 classes, mean degree ~13.8 (70% of edges inside a
+class), 128 features; width 64, fixup residual blocks, gnn_he init, gcn operator, a = 0.5.
+Each (depth, mode) runs in a fresh process: build the graph, 1 warm-up and `--epochs` training
+epochs; reports graph-build time, median epoch time and peak RSS.
+
+    python bench/large_graph.py [--depths 16 64] [--modes full checkpoint] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cuda_peak_mb, in_fresh_process, machine, markdown, median, peak_rss_mb, synchronize  # noqa: E402
+
+NODES, CLASSES, FEATURES = 169_343, 40, 128
+P_IN, P_OUT = 9.66 / (NODES / CLASSES), 4.14 / (NODES - NODES / CLASSES)  # 9.66 + 4.14 = 13.8 neighbours
+
+
+def worker(arguments: dict) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from fathom import AggregationOperator, DeepGNN, ModelConfig
+    from fathom.data import csbm
+
+    device = torch.device(arguments["device"])
+    start = time.perf_counter()
+    data = csbm(NODES, CLASSES, P_IN, P_OUT, FEATURES, signal=1.0, seed=0)
+    operator = AggregationOperator.from_data(data, "gcn", 0.5).to(device)
+    build = time.perf_counter() - start
+    config = ModelConfig(depth=arguments["depth"], width=64, memory=arguments["mode"])
+    torch.manual_seed(0)
+    model = DeepGNN(config, FEATURES, CLASSES).to(device)
+    x, y, mask = data.x.to(device), data.y.to(device), data.train_mask.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
+    times = []
+    for step in range(arguments["epochs"] + 1):
+        synchronize(device)
+        begin = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x, operator=operator)[mask], y[mask]).backward()
+        optimizer.step()
+        synchronize(device)
+        if step:
+            times.append(time.perf_counter() - begin)
+    return {**arguments, "edges": data.num_edges // 2, "build_s": build, "epoch_s": median(times),
+            "peak_rss_mb": peak_rss_mb(), "cuda_peak_mb": cuda_peak_mb(device)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker")
+    parser.add_argument("--depths", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--modes", nargs="+", default=["full", "checkpoint"])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    print(__doc__.split("\n\n")[1].replace("\n", " "))
+    print(f"\nMachine: {machine()}; device {args.device}.\n")
+    rows = []
+    for depth in args.depths:
+        for mode in args.modes:
+            row = in_fresh_process(__file__, {"depth": depth, "mode": mode, "epochs": args.epochs,
+                                              "device": args.device})
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    print()
+    print(markdown(rows, ["depth", "mode", "edges", "build_s", "epoch_s", "peak_rss_mb", "cuda_peak_mb", "error"]))
+
+
+if __name__ == "__main__":
+    main()
