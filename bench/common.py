@@ -9,6 +9,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,39 @@ def markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
 def data_root(default: str = "../shared/datasets") -> str:
     here = Path(__file__).resolve().parent.parent
     return os.environ.get("FATHOM_DATA") or str((here / default).resolve())
+
+
+def train_epochs(model, optimizer, x, operator, y, mask, epochs: int, device) -> tuple[list[float], list[float]]:
+    """One warm-up and ``epochs`` timed training epochs; returns (seconds per timed epoch, every loss)."""
+    import torch.nn.functional as F
+
+    times, losses = [], []
+    for step in range(epochs + 1):
+        synchronize(device)
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x, operator=operator)[mask], y[mask])
+        loss.backward()
+        optimizer.step()
+        synchronize(device)
+        if step:
+            times.append(time.perf_counter() - start)
+        losses.append(loss.item())
+    return times, losses
+
+
+def print_method(doc: str, device: str) -> None:
+    """The script's method paragraph and the machine, before its table."""
+    print(doc.split("\n\n")[1].replace("\n", " "))
+    print(f"\nMachine: {machine()}; device {device}.\n")
+
+
+def measure_grid(script: str, depths: list[int], modes: list[str], fixed: dict[str, Any]) -> list[dict[str, Any]]:
+    """One fresh-process measurement per (depth, memory mode), printed as it arrives."""
+    rows = []
+    for depth in depths:
+        for mode in modes:
+            rows.append(in_fresh_process(script, {"depth": depth, "mode": mode, **fixed}))
+            print(json.dumps(rows[-1]), flush=True)
+    print()
+    return rows

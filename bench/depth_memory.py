@@ -18,17 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (cuda_peak_mb, data_root, in_fresh_process, machine, markdown, median, peak_rss_mb,  # noqa: E402
-                    synchronize)
+from common import (cuda_peak_mb, data_root, in_fresh_process, markdown, measure_grid, median,  # noqa: E402
+                    peak_rss_mb, print_method, train_epochs)
 
 
 def worker(arguments: dict) -> dict:
     import torch
-    import torch.nn.functional as F
 
     from fathom import AggregationOperator, DeepGNN, ModelConfig
     from fathom.data import load_dataset
@@ -45,18 +43,7 @@ def worker(arguments: dict) -> dict:
     operator = operator.to(device)
     x, y, mask = SparseFeatures(data.x.to(device)), data.y.to(device), data.train_mask.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=arguments.get("lr", 0.005))
-    times, losses = [], []
-    for step in range(arguments["epochs"] + 1):
-        synchronize(device)
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x, operator=operator)[mask], y[mask])
-        loss.backward()
-        optimizer.step()
-        synchronize(device)
-        if step:
-            times.append(time.perf_counter() - start)
-        losses.append(loss.item())
+    times, losses = train_epochs(model, optimizer, x, operator, y, mask, arguments["epochs"], device)
     return {**{k: v for k, v in arguments.items() if k != "data_root"}, "epoch_s": median(times),
             "peak_rss_mb": peak_rss_mb(), "rss_after_data_mb": rss_after_data,
             "cuda_peak_mb": cuda_peak_mb(device), "first_loss": losses[0], "last_loss": losses[-1],
@@ -78,8 +65,7 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
-    print(__doc__.split("\n\n")[1].replace("\n", " "))
-    print(f"\nMachine: {machine()}; device {args.device}.\n")
+    print_method(__doc__, args.device)
     if args.train:
         epochs = args.epochs if args.epochs != 3 else 50
         result = in_fresh_process(__file__, {"depth": args.depth, "mode": args.mode, "epochs": epochs,
@@ -87,14 +73,8 @@ def main() -> None:
         print(markdown([result], ["depth", "mode", "init", "epochs", "first_loss", "min_loss", "last_loss", "epoch_s",
                                   "peak_rss_mb"]))
         return
-    rows = []
-    for depth in args.depths:
-        for mode in args.modes:
-            row = in_fresh_process(__file__, {"depth": depth, "mode": mode, "epochs": args.epochs,
-                                              "device": args.device, "data_root": args.data_root})
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-    print()
+    rows = measure_grid(__file__, args.depths, args.modes,
+                        {"epochs": args.epochs, "device": args.device, "data_root": args.data_root})
     print(markdown(rows, ["depth", "mode", "epoch_s", "peak_rss_mb", "rss_after_data_mb", "cuda_peak_mb", "error"]))
 
 

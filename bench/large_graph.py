@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cuda_peak_mb, in_fresh_process, machine, markdown, median, peak_rss_mb, synchronize  # noqa: E402
+from common import cuda_peak_mb, markdown, measure_grid, median, peak_rss_mb, print_method, train_epochs  # noqa: E402
 
 NODES, CLASSES, FEATURES = 169_343, 40, 128
 P_IN, P_OUT = 9.66 / (NODES / CLASSES), 4.14 / (NODES - NODES / CLASSES)  # 9.66 + 4.14 = 13.8 neighbours
@@ -25,7 +25,6 @@ P_IN, P_OUT = 9.66 / (NODES / CLASSES), 4.14 / (NODES - NODES / CLASSES)  # 9.66
 
 def worker(arguments: dict) -> dict:
     import torch
-    import torch.nn.functional as F
 
     from fathom import AggregationOperator, DeepGNN, ModelConfig
     from fathom.data import csbm
@@ -40,16 +39,7 @@ def worker(arguments: dict) -> dict:
     model = DeepGNN(config, FEATURES, CLASSES).to(device)
     x, y, mask = data.x.to(device), data.y.to(device), data.train_mask.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
-    times = []
-    for step in range(arguments["epochs"] + 1):
-        synchronize(device)
-        begin = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x, operator=operator)[mask], y[mask]).backward()
-        optimizer.step()
-        synchronize(device)
-        if step:
-            times.append(time.perf_counter() - begin)
+    times, _ = train_epochs(model, optimizer, x, operator, y, mask, arguments["epochs"], device)
     return {**arguments, "edges": data.num_edges // 2, "build_s": build, "epoch_s": median(times),
             "peak_rss_mb": peak_rss_mb(), "cuda_peak_mb": cuda_peak_mb(device)}
 
@@ -65,16 +55,8 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
-    print(__doc__.split("\n\n")[1].replace("\n", " "))
-    print(f"\nMachine: {machine()}; device {args.device}.\n")
-    rows = []
-    for depth in args.depths:
-        for mode in args.modes:
-            row = in_fresh_process(__file__, {"depth": depth, "mode": mode, "epochs": args.epochs,
-                                              "device": args.device})
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-    print()
+    print_method(__doc__, args.device)
+    rows = measure_grid(__file__, args.depths, args.modes, {"epochs": args.epochs, "device": args.device})
     print(markdown(rows, ["depth", "mode", "edges", "build_s", "epoch_s", "peak_rss_mb", "cuda_peak_mb", "error"]))
 
 

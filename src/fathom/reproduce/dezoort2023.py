@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import itertools
 import math
-import shlex
-import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..config import ModelConfig, TrainConfig
-from ..data import load_dataset
 from ..report import Claim, claims_section, markdown_table, plot_loss_curves, summary_table
 from ..report.tables import finite_or_inf
 from ..sweep import expand, run_sweep
 from ..train import environment, write_atomic, write_json
+from .common import choose_protocol, command_line, require_datasets
 
 SWITCHES = ("init", "residual_aggregation", "residual")
 BASELINE = {"init": "glorot", "residual_aggregation": 0.0, "residual": "none"}
@@ -157,11 +155,8 @@ def run(out: str | Path, quick: bool = False, data_root: str | None = None, work
     """
     started = time.time()
     out = Path(out)
-    protocol = protocol or (QUICK if quick else FULL)
-    if datasets:
-        protocol = replace(protocol, datasets=tuple(datasets))
-    for dataset in protocol.datasets:
-        load_dataset(dataset, data_root)  # fail early, with the data-root message, if a dataset is absent
+    protocol = choose_protocol(FULL, QUICK, quick, protocol, datasets)
+    require_datasets(protocol.datasets, data_root)
     if lr is None:
         lr, lr_table = choose_learning_rate(protocol, out, data_root, workers, progress)
     else:
@@ -181,8 +176,7 @@ def run(out: str | Path, quick: bool = False, data_root: str | None = None, work
             title=f"{dataset}, {aggregation} aggregation: training loss, first 50 epochs (median over "
                   f"{protocol.seeds} seeds, band min-max)", epochs=50, y_max=10.0,
             short_names={"residual_aggregation": "a"}))
-    command = "fathom reproduce dezoort2023 " + " ".join(shlex.quote(a) for a in sys.argv[3:]) \
-        if sys.argv[1:3] == ["reproduce", "dezoort2023"] else f"fathom.reproduce.dezoort2023.run(quick={quick})"
+    command = command_line("dezoort2023", quick)
     write_json(out / "env.json", {**environment(0, "cpu"), "command": command, "protocol": asdict(protocol), "lr": lr})
     report = render_report(frame, claims, protocol, lr, lr_table, figures, out, command, time.time() - started)
     write_atomic(out / "report.md", report)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import shlex
-import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -28,6 +26,7 @@ from ..report import Claim, claims_section, markdown_table, plot_layer_metrics, 
 from ..report.plots import plot_against_depth
 from ..sweep import expand, run_sweep
 from ..train import environment, progress_bar, train_node_classifier, write_atomic, write_json
+from .common import choose_protocol, command_line, require_datasets
 
 MODELS: dict[str, dict] = {
     "vanilla": {"residual": "none", "norm": "none"},
@@ -167,11 +166,8 @@ def run(out: str | Path, quick: bool = False, data_root: str | None = None, work
     """Run the depth study into ``out`` (resumable) and write ``out/report.md`` with figures."""
     started = time.time()
     out = Path(out)
-    protocol = protocol or (QUICK if quick else FULL)
-    if datasets:
-        protocol = replace(protocol, datasets=tuple(datasets))
-    for dataset in protocol.datasets:
-        load_dataset(dataset, data_root)  # fail early, with the data-root message, if a dataset is absent
+    protocol = choose_protocol(FULL, QUICK, quick, protocol, datasets)
+    require_datasets(protocol.datasets, data_root)
     frame = run_sweep(_specs(protocol, MODELS, protocol.depths, protocol.epochs, data_root, protocol.datasets),
                       out / "sweep", workers, progress=progress, description={"protocol": asdict(protocol)})
     frame["model"] = frame.apply(model_name, axis=1, models=MODELS)
@@ -202,8 +198,7 @@ def run(out: str | Path, quick: bool = False, data_root: str | None = None, work
                            title=f"{diagnostic_dataset}, depth {protocol.diagnostic_depth}: per-layer gradients, "
                                  "at init and after training"),
     ]
-    command = "fathom reproduce park2024 " + " ".join(shlex.quote(a) for a in sys.argv[3:]) \
-        if sys.argv[1:3] == ["reproduce", "park2024"] else f"fathom.reproduce.park2024.run(quick={quick})"
+    command = command_line("park2024", quick)
     write_json(out / "env.json", {**environment(0, "cpu"), "command": command, "protocol": asdict(protocol)})
     initial.to_csv(out / "initial_diagnostics.csv", index=False)
     write_atomic(out / "report.md", render_report(frame, beyond_frame, initial, claims, protocol, figures, command,
