@@ -1,7 +1,7 @@
 """Peak memory and epoch time against depth, for each memory mode; and the 1024-block training run.
 
-Method: Cora, width 64, plain residual blocks with the spectral weight bound (c = 0.999), the
-gcn operator. Each (mode, depth) is measured in a fresh process: load Cora, build the model,
+Method: Cora, width 64, fixup residual blocks (beta = 1/sqrt(L); plain beta = 1 overflows at
+depth 1024: logits ~1e27 at init) with the spectral weight bound (c = 0.999), the gcn operator. Each (mode, depth) is measured in a fresh process: load Cora, build the model,
 run 1 warm-up and `--epochs` training epochs (forward, cross-entropy, backward, Adam step), and
 report the median epoch time and the process's peak RSS (and CUDA max allocated on a GPU).
 Modes: full (every activation kept), checkpoint (segments of sqrt(L) blocks recomputed),
@@ -35,7 +35,7 @@ def worker(arguments: dict) -> dict:
     device = torch.device(arguments["device"])
     data = load_dataset("cora", arguments["data_root"])
     rss_after_data = peak_rss_mb()
-    config = ModelConfig(depth=arguments["depth"], width=64, residual="plain", residual_aggregation=0.0,
+    config = ModelConfig(depth=arguments["depth"], width=64, residual="fixup", residual_aggregation=0.0,
                          init=arguments.get("init", "glorot"), norm="weight", memory=arguments["mode"])
     operator = AggregationOperator.from_data(data, "gcn", 0.0)
     torch.manual_seed(0)
