@@ -22,5 +22,8 @@ def test_loss_curves_read_each_runs_metrics(tmp_path):
         pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [scale, scale / 2, scale / 4]}).to_csv(
             tmp_path / "runs" / run_id / "metrics.csv", index=False)
         rows.append({"run_id": run_id, "depth": depth, "init": init})
+    (tmp_path / "runs" / "r4").mkdir()
+    (tmp_path / "runs" / "r4" / "metrics.csv").write_text("epoch,train_loss\n")  # diverged at epoch 1
+    rows.append({"run_id": "r4", "depth": 16, "init": "gnn_he"})
     path = plot_loss_curves(pd.DataFrame(rows), tmp_path, ["init"], "depth", tmp_path / "curves.png")
     assert matplotlib.image.imread(path).shape[1] > 500

@@ -1,6 +1,7 @@
 import itertools
 
 import pandas as pd
+import pytest
 
 from fathom.reproduce import dezoort2023 as experiment
 from fathom.reproduce.dezoort2023 import BASELINE, PRINCIPLED, Protocol, check_claims
@@ -57,3 +58,15 @@ def test_tiny_end_to_end_run_writes_the_report(tmp_path):
     assert (tmp_path / "loss_karate_sum.png").is_file() and (tmp_path / "env.json").is_file()
     assert len(pd.read_csv(tmp_path / "sweep" / "results.csv")) == 8 * 2 * 2 * 2
     assert len(pd.read_csv(tmp_path / "lr_search" / "results.csv")) == 8 * 2
+
+
+def test_report_only_rerenders_from_the_stored_runs(tmp_path):
+    tiny = Protocol(datasets=("karate",), aggregations=("gcn",), depths=(2, 32), seeds=1, epochs=4, width=8,
+                    lr_candidates=(0.01,), lr_search_depth=2)
+    experiment.run(tmp_path, protocol=tiny, progress=False)
+    (tmp_path / "report.md").unlink()
+    report = experiment.run(tmp_path, protocol=tiny, progress=False, report_only=True).read_text()
+    assert "re-rendered from the stored runs" in report and ("**PASS**" in report or "**FAIL**" in report)
+    empty = tmp_path / "empty"
+    with pytest.raises(FileNotFoundError, match="run the reproduction first"):
+        experiment.run(empty, protocol=tiny, report_only=True)

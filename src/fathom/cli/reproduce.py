@@ -31,6 +31,7 @@ def dezoort2023(
     workers: Annotated[int, typer.Option(min=1, help="Parallel runs (processes).")] = 1,
     out: Annotated[Path, typer.Option(help="Output directory (resumable: re-run to continue).")]
     = Path("runs/reproduce-dezoort2023"),
+    report_only: Annotated[bool, typer.Option(help="Re-render OUT/report.md from the runs already in OUT.")] = False,
     progress: opt.ShowProgress = True,
 ) -> None:
     """DeZoort & Hanin (2023): init x residual aggregation x residual connections, early training.
@@ -42,7 +43,8 @@ def dezoort2023(
 
     chosen = tuple(d.strip() for d in datasets.split(",")) if datasets else None
     try:
-        report = experiment.run(out, quick, str(data_root) if data_root else None, workers, lr, chosen, progress)
+        report = experiment.run(out, quick, str(data_root) if data_root else None, workers, lr, chosen, progress,
+                                report_only=report_only)
     except DatasetNotFoundError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from error

@@ -69,8 +69,9 @@ def plot_loss_curves(frame, out: str | Path, label_columns: list[str], panel_col
             curves = []
             for run_id in runs["run_id"]:
                 metrics = Path(out) / "runs" / run_id / "metrics.csv"
-                if metrics.exists():
-                    curves.append(pd.read_csv(metrics)["train_loss"].rename(run_id))
+                curve = pd.read_csv(metrics)["train_loss"].astype(float) if metrics.exists() else None
+                if curve is not None and len(curve):  # a run that diverged at epoch 1 has no curve
+                    curves.append(curve.rename(run_id))
             if not curves:
                 continue
             table = pd.concat(curves, axis=1)

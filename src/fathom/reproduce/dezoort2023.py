@@ -11,6 +11,7 @@ results (never asserted); a claim that fails is reported as failing.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -22,7 +23,7 @@ import pandas as pd
 from ..config import ModelConfig, TrainConfig
 from ..report import Claim, claims_section, markdown_table, plot_loss_curves, summary_table
 from ..report.tables import finite_or_inf
-from ..sweep import expand, run_sweep
+from ..sweep import ResultStore, expand, run_sweep
 from ..train import environment, write_atomic, write_json
 from .common import choose_protocol, command_line, require_datasets
 
@@ -67,10 +68,15 @@ def choose_learning_rate(protocol: Protocol, out: Path, data_root: str | None, w
                    data_root)
     frame = run_sweep(specs, out / "lr_search", workers, target_loss=protocol.target_loss, progress=progress,
                       description={"purpose": "learning-rate search"})
-    frame["loss_auc_or_inf"] = frame["loss_auc"].map(finite_or_inf)
-    table = frame.groupby("lr").agg(mean_loss_auc=("loss_auc_or_inf", "mean"),
-                                    diverged=("status", lambda s: int((s != "ok").sum()))).reset_index()
+    table = lr_table(frame)
     return float(table.loc[table["mean_loss_auc"].idxmin(), "lr"]), table
+
+
+def lr_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per candidate learning rate: mean area under the training-loss curve (diverged = inf)."""
+    frame = frame.assign(loss_auc_or_inf=frame["loss_auc"].map(finite_or_inf))
+    return frame.groupby("lr").agg(mean_loss_auc=("loss_auc_or_inf", "mean"),
+                                   diverged=("status", lambda s: int((s != "ok").sum()))).reset_index()
 
 
 def _cells(frame: pd.DataFrame, switches: dict[str, Any]) -> pd.DataFrame:
@@ -148,25 +154,46 @@ def _auc(value: float) -> str:
 
 def run(out: str | Path, quick: bool = False, data_root: str | None = None, workers: int = 1,
         lr: float | None = None, datasets: tuple[str, ...] | None = None, progress: bool = True,
-        protocol: Protocol | None = None) -> Path:
+        protocol: Protocol | None = None, report_only: bool = False) -> Path:
     """Run the ablation into ``out`` (resumable) and write ``out/report.md`` with figures.
 
-    ``protocol`` overrides the full/quick presets (``FULL``, ``QUICK``).
+    ``protocol`` overrides the full/quick presets (``FULL``, ``QUICK``); ``report_only``
+    re-renders the report from the runs already in ``out`` without training anything.
     """
     started = time.time()
     out = Path(out)
     protocol = choose_protocol(FULL, QUICK, quick, protocol, datasets)
+    if report_only:
+        return render_from_store(out, protocol, recorded_command(out), None)
     require_datasets(protocol.datasets, data_root)
     if lr is None:
-        lr, lr_table = choose_learning_rate(protocol, out, data_root, workers, progress)
-    else:
-        lr_table = pd.DataFrame({"lr": [lr], "mean_loss_auc": [math.nan], "diverged": [0]})
+        lr, _ = choose_learning_rate(protocol, out, data_root, workers, progress)
     model = ModelConfig(width=protocol.width)
     train = TrainConfig(epochs=protocol.epochs, lr=lr, device="cpu")
     specs = [spec for dataset in protocol.datasets
              for spec in expand(dataset, model, train, grid(protocol), list(range(protocol.seeds)), data_root)]
-    frame = run_sweep(specs, out / "sweep", workers, target_loss=protocol.target_loss, progress=progress,
-                      description={"protocol": asdict(protocol), "lr": lr})
+    run_sweep(specs, out / "sweep", workers, target_loss=protocol.target_loss, progress=progress,
+              description={"protocol": asdict(protocol), "lr": lr})
+    write_json(out / "env.json", {**environment(0, "cpu"), "command": command_line("dezoort2023", quick),
+                                  "protocol": asdict(protocol), "lr": lr})
+    return render_from_store(out, protocol, command_line("dezoort2023", quick), time.time() - started)
+
+
+def recorded_command(out: Path) -> str:
+    """The command that made the runs in ``out`` (from its ``env.json``), for a re-rendered report."""
+    env = out / "env.json"
+    made_by = json.loads(env.read_text()).get("command", "unknown") if env.exists() else "unknown"
+    return made_by
+
+
+def render_from_store(out: Path, protocol: Protocol, command: str, seconds: float | None) -> Path:
+    """Claims, figures and ``report.md`` from the results in ``out/sweep`` and ``out/lr_search``."""
+    frame = ResultStore(out / "sweep").frame()
+    if frame.empty:
+        raise FileNotFoundError(f"no results under {out / 'sweep'}: run the reproduction first")
+    lr = float(frame["lr"].iloc[0])
+    search = ResultStore(out / "lr_search").frame()
+    searched = lr_table(search) if not search.empty else pd.DataFrame({"lr": [lr], "mean_loss_auc": [math.nan]})
     claims = check_claims(frame, protocol)
     figures = []
     for dataset, aggregation in itertools.product(protocol.datasets, protocol.aggregations):
@@ -176,22 +203,21 @@ def run(out: str | Path, quick: bool = False, data_root: str | None = None, work
             title=f"{dataset}, {aggregation} aggregation: training loss, first 50 epochs (median over "
                   f"{protocol.seeds} seeds, band min-max)", epochs=50, y_max=10.0,
             short_names={"residual_aggregation": "a"}))
-    command = command_line("dezoort2023", quick)
-    write_json(out / "env.json", {**environment(0, "cpu"), "command": command, "protocol": asdict(protocol), "lr": lr})
-    report = render_report(frame, claims, protocol, lr, lr_table, figures, out, command, time.time() - started)
+    report = render_report(frame, claims, protocol, lr, searched, figures, out, command, seconds)
     write_atomic(out / "report.md", report)
     return out / "report.md"
 
 
 def render_report(frame: pd.DataFrame, claims: list[Claim], protocol: Protocol, lr: float, lr_table: pd.DataFrame,
-                  figures: list[Path], out: Path, command: str, seconds: float) -> str:
+                  figures: list[Path], out: Path, command: str, seconds: float | None) -> str:
     table = summary_table(frame, ["dataset", "aggregation", "depth", *SWITCHES],
                           ["epochs_to_target", "loss_at_10", "loss_at_50", "test_acc_at_best_val"])
     lines = [
         "# DeZoort & Hanin (2023): the three principles, ablated",
         "",
-        f"Command: `{command}` (results in `sweep/results.csv`, one directory per run under `sweep/runs/`; "
-        f"wall time {seconds / 60:.1f} min).",
+        f"Command: `{command}` (results in `sweep/results.csv`, one directory per run under `sweep/runs/`"
+        + (f"; wall time {seconds / 60:.1f} min)." if seconds is not None else
+           "; this report was re-rendered from the stored runs with `--report-only`, see `env.json`)."),
         "",
         f"Protocol (ours; the paper's exact settings were not available): datasets {', '.join(protocol.datasets)}; "
         f"aggregations {', '.join(protocol.aggregations)}; depths {', '.join(map(str, protocol.depths))}; width "

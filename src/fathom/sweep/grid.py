@@ -32,8 +32,12 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        """A stable 12-hex-digit id of what determines the run's result (not where data lives)."""
-        key = {"dataset": self.dataset, "model": self.model.to_dict(), "train": self.train.to_dict()}
+        """A stable 12-hex-digit id of what determines the run's result (not where data lives).
+
+        Fields at their default value are left out of the key, so adding an optional setting to
+        the configuration keeps existing sweeps resumable.
+        """
+        key = {"dataset": self.dataset, "model": _non_default(self.model), "train": _non_default(self.train)}
         if self.split is not None:
             key["split"] = list(self.split)
         return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
@@ -43,6 +47,12 @@ class RunSpec:
         split = "/".join(f"{f:g}" for f in self.split) if self.split else "fixed"
         return {"run_id": self.run_id, "dataset": self.dataset, "split": split, **self.model.to_dict(),
                 **self.train.to_dict()}
+
+
+def _non_default(config: ModelConfig | TrainConfig) -> dict[str, Any]:
+    defaults = type(config)()
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+            if getattr(config, f.name) != getattr(defaults, f.name)}
 
 
 def _typed(key: str, text: str) -> Any:
