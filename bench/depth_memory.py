@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (cuda_peak_mb, data_root, in_fresh_process, markdown, measure_grid, median,  # noqa: E402
-                    peak_rss_mb, print_method, train_epochs)
+from common import (cuda_peak_mb, data_root, flush_subnormals, in_fresh_process, markdown,  # noqa: E402
+                    measure_grid, median, peak_rss_mb, print_method, train_epochs)
 
 
 def worker(arguments: dict) -> dict:
@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=1024)
     parser.add_argument("--mode", default="reversible")
     args = parser.parse_args()
+    flush_subnormals()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return

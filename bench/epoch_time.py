@@ -6,7 +6,8 @@ One epoch = forward, cross-entropy on the training nodes, backward, Adam step (n
 Models: PyG GCNConv stack (uncached and cached=True), Fathom's DeepGNN with dense features,
 and Fathom with sparse input features (what `fathom train` uses on Cora). After 3 warm-up
 epochs, repetitions are interleaved (one epoch of each model in turn) and the median is
-reported with the ratio to the PyG stacks measured in the same run.
+reported with the ratio to the PyG stacks measured in the same run. Subnormal floats are
+flushed to zero (see bench/common.py: flush_subnormals).
 
     python bench/epoch_time.py [--depths 2 16 64 256] [--repeats 15] [--device cpu]
 """
@@ -24,7 +25,7 @@ from torch import nn
 from torch_geometric.nn import GCNConv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import data_root, machine, markdown, median, synchronize  # noqa: E402
+from common import data_root, flush_subnormals, machine, markdown, median, synchronize  # noqa: E402
 
 from fathom import DeepGNN, ModelConfig  # noqa: E402
 from fathom.data import load_dataset  # noqa: E402
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data-root", default=data_root())
     args = parser.parse_args()
+    flush_subnormals()
     device = torch.device(args.device)
     data = load_dataset("cora", args.data_root)
     x, edge_index, y, mask = (t.to(device) for t in (data.x, data.edge_index, data.y, data.train_mask))

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cuda_peak_mb, markdown, measure_grid, median, peak_rss_mb, print_method, train_epochs  # noqa: E402
+from common import (cuda_peak_mb, flush_subnormals, markdown, measure_grid, median, peak_rss_mb,  # noqa: E402
+                    print_method, train_epochs)
 
 NODES, CLASSES, FEATURES = 169_343, 40, 128
 P_IN, P_OUT = 9.66 / (NODES / CLASSES), 4.14 / (NODES - NODES / CLASSES)  # 9.66 + 4.14 = 13.8 neighbours
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    flush_subnormals()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
