@@ -96,5 +96,5 @@ def xu2021(
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from error
     text = report.read_text()
-    console.print(text[text.index("## Claim checks"):text.index("## Figures")].strip())
+    console.print(escape(text[text.index("## Claim checks"):text.index("## Figures")].strip()))
     console.print(f"report: {report}")

@@ -120,7 +120,10 @@ def plain_lambda(model: LinearizedGNN) -> float:
 
 
 def _sigma_min_squared(matrix: Tensor) -> float:
+    """``lambda_min(A^T A)`` of ``A`` (``rows x columns``): 0 when it has a null space, inf for no columns."""
     rows, columns = matrix.shape
+    if columns == 0:
+        return math.inf  # a level with an all-zero M_l constrains nothing
     if rows < columns:
         return 0.0
     return float(torch.linalg.svdvals(matrix.double())[-1]) ** 2

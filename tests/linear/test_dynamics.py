@@ -1,0 +1,139 @@
+"""Gradient descent, Theorem 1's lambda_T and its bound, on tiny graphs with dense references."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from fathom.graph import AggregationOperator
+from fathom.linear import (LinearizedGNN, LinearProblem, bound_violation, graph_quantities, one_hot_targets,
+                           plain_lambda, propagated_features, restricted_lambda, row_space_basis, theorem1_bound,
+                           train_full_graph, train_linear)
+from fathom.linear.dynamics import Trajectory
+
+
+def tiny_problem(make_er, features: int, train: int, seed: int = 0, nodes: int = 10, classes: int = 3):
+    rng = np.random.default_rng(seed)
+    mask = torch.zeros(nodes, dtype=torch.bool)
+    mask[torch.from_numpy(rng.choice(nodes, train, replace=False))] = True
+    data = Data(x=torch.from_numpy(2.0 * rng.normal(size=(nodes, features))), edge_index=make_er(nodes, 0.35, seed=seed),
+                y=torch.from_numpy(rng.integers(0, classes, nodes)), train_mask=mask, num_nodes=nodes)
+    index = mask.nonzero().squeeze(1)
+    return data, index, one_hot_targets(data.y[index], classes)
+
+
+@pytest.mark.parametrize("skip", [False, True])
+@pytest.mark.parametrize("features,train", [(4, 3), (3, 6)])  # wide (L* = 0) and tall (L* > 0) design matrices
+def test_gradient_flow_obeys_theorem_1_at_every_step(make_er, skip, features, train):
+    """Tiny step (GD ~ gradient flow), width >= m_x so the plain lambda is positive too."""
+    data, _, targets = tiny_problem(make_er, features, train)
+    depth = 2
+    summary = graph_quantities(data, depth, skip)
+    problem = LinearProblem.build(propagated_features(data, depth), depth, skip, reduce=False)
+    torch.manual_seed(0)
+    model = LinearizedGNN(features, 12, 3, depth, skip=skip).double()
+    trajectory = train_linear(model, problem, targets, lr=2e-3, steps=1500, lambda_every=1)
+    assert not trajectory.diverged and min(trajectory.lambda_plain) > 0
+    gap = np.asarray(trajectory.loss) - summary.optimal_loss
+    for restricted in (True, False):
+        bound = theorem1_bound(trajectory, summary.optimal_loss, summary.sigma_min, restricted)
+        assert np.all(gap <= bound * (1 + 1e-9) + 1e-12)
+        assert bound_violation(trajectory, summary.optimal_loss, summary.sigma_min, restricted) <= 1e-9
+    # the bound is not vacuous here: it has fallen well below the initial gap
+    assert theorem1_bound(trajectory, summary.optimal_loss, summary.sigma_min)[-1] < 0.9 * gap[0]
+    assert gap[-1] < 0.05 * gap[0]
+
+
+def test_restricted_lambda_is_sigma_min_of_bbar_on_the_row_space(make_er):
+    data, _, _ = tiny_problem(make_er, 7, 4)
+    features = propagated_features(data, 3)
+    model = LinearizedGNN(7, 5, 2, 3, skip=True).double()
+    bases = [row_space_basis(m) for m in features]
+    products, expected = np.eye(7), []
+    for l, layer in enumerate(model.layers, start=1):
+        products = layer.weight.detach().numpy() @ products  # B_l ... B_1
+        expected.append(np.linalg.svd(products @ bases[l].numpy(), compute_uv=False)[-1] ** 2)
+    assert restricted_lambda(model, bases) == pytest.approx(min(expected + [1.0]), rel=1e-10)
+    model.skip = False
+    assert restricted_lambda(model, bases) == pytest.approx(expected[-1], rel=1e-10)
+    assert plain_lambda(model) == 0.0  # width 5 < m_x = 7: B_bar has a null space
+
+
+def test_restricted_lambda_is_at_least_the_plain_one(make_er):
+    data, _, _ = tiny_problem(make_er, 3, 2)
+    bases = [row_space_basis(m) for m in propagated_features(data, 2)]
+    for seed in range(5):
+        torch.manual_seed(seed)
+        model = LinearizedGNN(3, 4, 2, 2).double()
+        dense = model.layers[1].weight.detach().numpy() @ model.layers[0].weight.detach().numpy()
+        assert plain_lambda(model) == pytest.approx(np.linalg.svd(dense, compute_uv=False)[-1] ** 2, rel=1e-10)
+        assert restricted_lambda(model, bases) >= plain_lambda(model) - 1e-15
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_row_space_reduction_gives_the_same_run_and_weights(make_er, skip):
+    data, _, targets = tiny_problem(make_er, 9, 3)  # rank <= 3 per level, m_x = 9 > width 4
+    features = propagated_features(data, 2)
+    torch.manual_seed(1)
+    model = LinearizedGNN(9, 4, 3, 2, skip=skip).double()
+    twin = copy.deepcopy(model)
+    full = train_linear(model, LinearProblem.build(features, 2, skip, reduce=False), targets, 1e-3, 200, 7)
+    reduced_problem = LinearProblem.build(features, 2, skip)
+    assert reduced_problem.features[0].size(1) < 9
+    reduced = train_linear(twin, reduced_problem, targets, 1e-3, 200, 7)
+    np.testing.assert_allclose(reduced.loss, full.loss, rtol=1e-10)
+    np.testing.assert_allclose(reduced.lambda_restricted, full.lambda_restricted, rtol=1e-8)
+    for a, b in zip(twin.parameters(), model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_linear_training_matches_full_graph_training(make_er):
+    """GD on f_I from M_l and GD propagating through the whole graph: the same run."""
+    data, index, targets = tiny_problem(make_er, 5, 4)
+    torch.manual_seed(2)
+    model = LinearizedGNN(5, 6, 3, 3, skip=True).double()
+    twin = copy.deepcopy(model)
+    operator = AggregationOperator.from_data(data, "gcn", dtype=torch.float64)
+    fast = train_linear(model, LinearProblem.build(propagated_features(data, 3), 3, True), targets, 1e-3, 100)
+    slow = train_full_graph(twin, data.x, operator, index, targets, 1e-3, 100)
+    np.testing.assert_allclose(fast.loss, slow.loss, rtol=1e-10)
+
+
+def test_divergence_is_recorded_not_raised(make_er):
+    data, _, targets = tiny_problem(make_er, 4, 3)
+    model = LinearizedGNN(4, 4, 3, 2).double()
+    trajectory = train_linear(model, LinearProblem.build(propagated_features(data, 2), 2, False), targets, 10.0, 500)
+    assert trajectory.diverged and trajectory.diverged_at < 500 and len(trajectory.loss) == trajectory.diverged_at + 1
+
+
+def test_bound_formula_uses_the_running_minimum_of_lambda():
+    trajectory = Trajectory(lr=0.1, loss=[10.0, 8.0, 7.0, 6.5, 6.0], lambda_steps=[0, 2, 4],
+                            lambda_restricted=[0.5, 0.2, 0.3], lambda_plain=[0.0, 0.0, 0.0])
+    sigma, optimal = 2.0, 1.0
+    lam = np.array([0.5, 0.5, 0.2, 0.2, 0.2])
+    expected = 9.0 * np.exp(-4 * lam * sigma ** 2 * 0.1 * np.arange(5))
+    np.testing.assert_allclose(theorem1_bound(trajectory, optimal, sigma), expected)
+    np.testing.assert_allclose(theorem1_bound(trajectory, optimal, sigma, restricted=False), 9.0)
+    violation = bound_violation(trajectory, optimal, sigma)
+    assert violation == pytest.approx(max((np.array(trajectory.loss) - 1.0 - expected) / 9.0))
+    assert violation > 0  # this made-up loss falls more slowly than the bound says it must
+
+
+def test_bad_arguments_are_rejected(make_er):
+    data, index, targets = tiny_problem(make_er, 4, 3)
+    problem = LinearProblem.build(propagated_features(data, 2), 2, False)
+    with pytest.raises(ValueError, match="does not match"):
+        train_linear(LinearizedGNN(4, 4, 3, 1).double(), problem, targets, 1e-3, 5)
+    with pytest.raises(ValueError, match="use train_full_graph"):
+        train_linear(LinearizedGNN(4, 4, 3, 2, activation="relu").double(), problem, targets, 1e-3, 5)
+    with pytest.raises(ValueError, match="learning rate must be positive"):
+        train_linear(LinearizedGNN(4, 4, 3, 2).double(), problem, targets, 0.0, 5)
+    assert min(train_linear(LinearizedGNN(4, 8, 3, 2).double(), problem, targets, 1e-3, 5).lambda_plain) > 0
+    assert math.isfinite(train_full_graph(LinearizedGNN(4, 4, 3, 2, activation="relu").double(), data.x,
+                                          AggregationOperator.from_data(data, "gcn", dtype=torch.float64),
+                                          index, targets, 1e-3, 3).loss[-1])

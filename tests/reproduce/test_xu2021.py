@@ -1,0 +1,73 @@
+"""The Xu et al. (2021) reproduction: a tiny run of the whole pipeline, and claims computed from data."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from fathom.reproduce.xu2021 import Protocol, check_claims, orderings, run
+
+TINY = Protocol(datasets=("karate",), depths=(1, 2), deep_depths=(3,), seeds=(0, 1), linear_width=16, linear_steps=40,
+                lambda_every=5, relu_width=8, relu_depths=(1, 2), relu_steps=20, probe_steps=10, gin_depths=(1,))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("xu2021")
+    return out, run(out, protocol=TINY, progress=False)
+
+
+def test_pipeline_writes_report_figures_and_tables(tiny_run):
+    out, report = tiny_run
+    text = report.read_text()
+    claim_lines = [line for line in text.splitlines() if line.startswith("- **PASS**") or line.startswith("- **FAIL**")]
+    assert len(claim_lines) == 8  # checks 1-5 and 6a-6c
+    for figure in ("loss_curves.png", "bound.png", "quantities.png", "labels.png"):
+        assert (out / figure).stat().st_size > 10_000 and f"]({figure})" in text
+    results = json.loads((out / "results.json").read_text())
+    assert [c["passed"] for c in results["claims"]] == ["**PASS**" in line for line in claim_lines]
+    assert results["protocol"]["seeds"] == [0, 1] and results["environment"]["torch"]
+    frame = pd.read_csv(out / "results.csv")
+    main = frame[frame["phase"] == "main"]
+    # linear: depths 1, 2 x skip x 2 label kinds x 2 seeds, + depth 3 x skip x true x 2 seeds; ReLU: 2 x 2 x 2 x 2
+    assert len(main[main["model"] == "linear"]) == 16 + 4 and len(main[main["model"] == "relu"]) == 16
+    assert set(frame["phase"]) >= {"probe", "gin", "main"}
+    assert (frame.loc[frame["model"] == "linear", "lambda_T"].dropna() > 0).all()
+    quantities = pd.read_csv(out / "quantities.csv")
+    assert set(quantities["operator"]) == {"GCN", "GIN"} and set(quantities["depth"]) == {1, 2, 3}
+
+
+def _speed_rows(skip_loss: float, noskip_loss: float) -> pd.DataFrame:
+    rows = []
+    for seed in (0, 1):
+        for skip, loss in ((True, skip_loss), (False, noskip_loss)):
+            for depth in (1, 2):
+                for labels in ("true", "shuffled"):
+                    value = loss / depth * (1 if labels == "true" else 2)
+                    rows.append({"dataset": "g", "skip": skip, "depth": depth, "labels": labels, "seed": seed,
+                                 "quarter_loss": 3 * value, "mid_loss": 2 * value, "final_loss": value})
+    return pd.DataFrame(rows)
+
+
+def test_orderings_follow_the_data():
+    good = orderings(_speed_rows(skip_loss=1.0, noskip_loss=3.0))
+    assert {name: total for name, (total, _) in good.items()} == {"skip": 4, "depth": 2, "labels": 4}
+    assert all(not failures for _, failures in good.values())
+    bad = orderings(_speed_rows(skip_loss=3.0, noskip_loss=1.0))
+    assert len(bad["skip"][1]) == 4 and not bad["depth"][1]
+
+
+def test_a_broken_bound_passes_only_when_a_smaller_step_repairs_it(tiny_run):
+    out, _ = tiny_run
+    frame = pd.read_csv(out / "results.csv")
+    quantities = pd.read_csv(out / "quantities.csv")
+    assert check_claims(frame, quantities, TINY)[0].passed
+    linear = (frame["phase"] == "main") & (frame["model"] == "linear")
+    broken = frame.copy()
+    broken.loc[linear & (frame["seed"] == 0), "violation"] = 0.5
+    claim = check_claims(broken, quantities, TINY)[0]
+    assert not claim.passed and "held in 0 of" in claim.evidence
+    repaired = broken[linear & (broken["seed"] == 0)].assign(phase="refine", violation=0.0)
+    assert check_claims(pd.concat([broken, repaired]), quantities, TINY)[0].passed
