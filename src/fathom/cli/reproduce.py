@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -19,6 +19,23 @@ reproduce_app = typer.Typer(
     no_args_is_help=True,
     help="Regenerate a paper's key results into a report with PASS/FAIL claim checks.",
 )
+
+
+def dataset_list(datasets: str | None) -> tuple[str, ...] | None:
+    return tuple(d.strip() for d in datasets.split(",")) if datasets else None
+
+
+def run_and_show(run: Callable[[], Path], summary_ends_before: str) -> Path:
+    """Run a reproduction; print its report up to ``summary_ends_before`` (protocol and claims).
+    An absent dataset is one clear line and exit code 1."""
+    try:
+        report = run()
+    except DatasetNotFoundError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from error
+    console.print(Markdown(report.read_text().split(summary_ends_before)[0]))
+    console.print(f"report: {report}")
+    return report
 
 
 @reproduce_app.command("dezoort2023")
@@ -41,15 +58,9 @@ def dezoort2023(
     """
     from ..reproduce import dezoort2023 as experiment
 
-    chosen = tuple(d.strip() for d in datasets.split(",")) if datasets else None
-    try:
-        report = experiment.run(out, quick, str(data_root) if data_root else None, workers, lr, chosen, progress,
-                                report_only=report_only)
-    except DatasetNotFoundError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from error
-    console.print(Markdown(report.read_text().split("## Early-training")[0]))
-    console.print(f"report: {report}")
+    report = run_and_show(lambda: experiment.run(
+        out, quick, str(data_root) if data_root else None, workers, lr, dataset_list(datasets), progress,
+        report_only=report_only), "## Early-training")
 
 
 @reproduce_app.command("park2024")
@@ -71,15 +82,8 @@ def park2024(
     """
     from ..reproduce import park2024 as experiment
 
-    chosen = tuple(d.strip() for d in datasets.split(",")) if datasets else None
-    try:
-        report = experiment.run(out, quick, str(data_root) if data_root else None, workers, beyond, progress,
-                                datasets=chosen)
-    except DatasetNotFoundError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from error
-    console.print(Markdown(report.read_text().split("## Figures")[0]))
-    console.print(f"report: {report}")
+    run_and_show(lambda: experiment.run(out, quick, str(data_root) if data_root else None, workers, beyond, progress,
+                                        datasets=dataset_list(datasets)), "## Figures")
 
 
 reproduce_app.command("xu2021")(xu2021)
