@@ -58,7 +58,7 @@ def dezoort2023(
     """
     from ..reproduce import dezoort2023 as experiment
 
-    report = run_and_show(lambda: experiment.run(
+    run_and_show(lambda: experiment.run(
         out, quick, str(data_root) if data_root else None, workers, lr, dataset_list(datasets), progress,
         report_only=report_only), "## Early-training")
 
