@@ -107,3 +107,27 @@ def flush_subnormals() -> None:
     1e-38 by ~200 layers) otherwise runs on the CPU's slow subnormal path, about 25x slower at
     depth 256 for PyG and Fathom alike, which measures the hardware, not the library."""
     torch.set_flush_denormal(True)
+
+
+def grid_parser(doc: str, depths: list[int], modes: list[str], epochs: int):
+    """The arguments every depth x memory-mode script takes (plus ``--worker``, used internally)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--depths", type=int, nargs="+", default=depths)
+    parser.add_argument("--modes", nargs="+", default=modes)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--device", default="cpu")
+    return parser
+
+
+def run_worker_or_print_method(args, worker, doc: str) -> bool:
+    """In a ``--worker`` process: measure and print the JSON result, return True. Otherwise print
+    the method and return False. Subnormals are flushed either way."""
+    flush_subnormals()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return True
+    print_method(doc, args.device)
+    return False

@@ -10,19 +10,17 @@ reversible (grouped reversible blocks, inputs recomputed from outputs).
 and reports the loss curve's first and last values with the peak RSS.
 
     python bench/depth_memory.py [--depths 16 64 256 1024] [--modes full checkpoint reversible]
-    python bench/depth_memory.py --train [--depth 1024 --mode reversible --epochs 50]
+    python bench/depth_memory.py --train [--depth 1024 --mode reversible --train-epochs 50]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (cuda_peak_mb, data_root, flush_subnormals, in_fresh_process, markdown,  # noqa: E402
-                    measure_grid, median, peak_rss_mb, print_method, train_epochs)
+from common import (cuda_peak_mb, data_root, grid_parser, in_fresh_process, markdown, measure_grid,  # noqa: E402
+                    median, peak_rss_mb, run_worker_or_print_method, train_epochs)
 
 
 def worker(arguments: dict) -> dict:
@@ -51,25 +49,17 @@ def worker(arguments: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worker")
-    parser.add_argument("--depths", type=int, nargs="+", default=[16, 64, 256, 1024])
-    parser.add_argument("--modes", nargs="+", default=["full", "checkpoint", "reversible"])
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--device", default="cpu")
+    parser = grid_parser(__doc__, [16, 64, 256, 1024], ["full", "checkpoint", "reversible"], epochs=3)
     parser.add_argument("--data-root", default=data_root())
     parser.add_argument("--train", action="store_true")
     parser.add_argument("--depth", type=int, default=1024)
     parser.add_argument("--mode", default="reversible")
+    parser.add_argument("--train-epochs", type=int, default=50)
     args = parser.parse_args()
-    flush_subnormals()
-    if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+    if run_worker_or_print_method(args, worker, __doc__):
         return
-    print_method(__doc__, args.device)
     if args.train:
-        epochs = args.epochs if args.epochs != 3 else 50
-        result = in_fresh_process(__file__, {"depth": args.depth, "mode": args.mode, "epochs": epochs,
+        result = in_fresh_process(__file__, {"depth": args.depth, "mode": args.mode, "epochs": args.train_epochs,
                                              "device": args.device, "data_root": args.data_root, "init": "gnn_he"})
         print(markdown([result], ["depth", "mode", "init", "epochs", "first_loss", "min_loss", "last_loss", "epoch_s",
                                   "peak_rss_mb"]))

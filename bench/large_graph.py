@@ -10,15 +10,13 @@ epochs; reports graph-build time, median epoch time and peak RSS.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (cuda_peak_mb, flush_subnormals, markdown, measure_grid, median, peak_rss_mb,  # noqa: E402
-                    print_method, train_epochs)
+from common import (cuda_peak_mb, grid_parser, markdown, measure_grid, median, peak_rss_mb,  # noqa: E402
+                    run_worker_or_print_method, train_epochs)
 
 NODES, CLASSES, FEATURES = 169_343, 40, 128
 P_IN, P_OUT = 9.66 / (NODES / CLASSES), 4.14 / (NODES - NODES / CLASSES)  # 9.66 + 4.14 = 13.8 neighbours
@@ -46,18 +44,9 @@ def worker(arguments: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worker")
-    parser.add_argument("--depths", type=int, nargs="+", default=[16, 64])
-    parser.add_argument("--modes", nargs="+", default=["full", "checkpoint"])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
-    flush_subnormals()
-    if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+    args = grid_parser(__doc__, [16, 64], ["full", "checkpoint"], epochs=2).parse_args()
+    if run_worker_or_print_method(args, worker, __doc__):
         return
-    print_method(__doc__, args.device)
     rows = measure_grid(__file__, args.depths, args.modes, {"epochs": args.epochs, "device": args.device})
     print(markdown(rows, ["depth", "mode", "edges", "build_s", "epoch_s", "peak_rss_mb", "cuda_peak_mb", "error"]))
 

@@ -39,10 +39,6 @@ def summary_table(frame: pd.DataFrame, by: list[str], metrics: list[str]) -> pd.
     return pd.DataFrame(rows)
 
 
-def fraction(numerator: int, denominator: int) -> str:
-    return f"{numerator}/{denominator}" if denominator else "–"
-
-
 def finite_or_inf(value) -> float:
     """NaN/None (e.g. 'never reached the target') as +inf, for comparisons of speed."""
     try:
