@@ -1,4 +1,4 @@
-"""Initializers: sample moments against the closed-form variances, and fixup_."""
+"""Initializers: sample moments against the closed-form variances."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from fathom.config import ModelConfig
-from fathom.init import fixup_, glorot_, gnn_he_, kaiming_
-from fathom.nn.models import DeepGNN
+from fathom.init import glorot_, gnn_he_, kaiming_
 
 FAN_OUT, FAN_IN = 512, 256  # weight shape [fan_out, fan_in]; non-square so swapped fans are caught
 NUM = FAN_OUT * FAN_IN
@@ -97,37 +95,6 @@ def test_gnn_he_rejects_bad_perron_root(bad):
 def test_initializers_reject_non_matrix(init):
     with pytest.raises(ValueError, match=r"2-d weight \[fan_out, fan_in\], got shape \[3, 4, 5\]"):
         init(torch.empty(3, 4, 5))
-
-
-# --- fixup_ -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("residual", ["plain", "fixup"])
-def test_fixup_zeroes_every_block_weight(residual):
-    config = ModelConfig(depth=4, width=8, residual=residual, init="gnn_he")
-    model = DeepGNN(config, 3, 2)
-    assert all(block.conv.lin.weight.abs().sum() > 0 for block in model.blocks)
-    encoder, head = model.encoder.weight.clone(), model.head.weight.clone()
-
-    assert fixup_(model) is model
-    for block in model.blocks:
-        assert torch.count_nonzero(block.conv.lin.weight) == 0
-    assert torch.equal(model.encoder.weight, encoder) and torch.equal(model.head.weight, head)
-
-
-def test_fixup_weights_still_receive_gradient(tiny_graph):
-    """dL/dW = (A act(Z))^T dL/dZ' does not depend on W, so zeroed branch weights still learn."""
-    model = fixup_(DeepGNN(ModelConfig(depth=3, width=8, residual="fixup"), 3, 2))
-    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
-    model(x, tiny_graph.edge_index).pow(2).sum().backward()
-    for block in model.blocks:
-        assert block.conv.lin.weight.grad.abs().sum() > 0
-
-
-def test_fixup_rejects_model_without_residuals():
-    model = DeepGNN(ModelConfig(depth=2, width=8, residual="none", init="gnn_he"), 3, 2)
-    with pytest.raises(ValueError, match="residual connections"):
-        fixup_(model)
 
 
 def test_gnn_he_gain_scales_the_variance():

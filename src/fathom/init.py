@@ -11,14 +11,8 @@ a linearized GNN (identity activation) needs 1.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor
-
-if TYPE_CHECKING:
-    from .nn.models import DeepGNN
-
 
 def _fans(weight: Tensor) -> tuple[int, int]:
     if weight.dim() != 2:
@@ -60,20 +54,3 @@ def glorot_(weight: Tensor, generator: torch.Generator | None = None) -> Tensor:
     fan_in, fan_out = _fans(weight)
     bound = math.sqrt(6.0 / (fan_in + fan_out))
     return weight.uniform_(-bound, bound, generator=generator)
-
-
-@torch.no_grad()
-def fixup_(model: "DeepGNN") -> "DeepGNN":
-    """Zero the last weight of every residual branch of ``model`` (Fixup, Zhang et al. 2019).
-
-    Each block is then the identity at initialisation, while the branch weights still receive
-    gradient (``dL/dW = (A act(Z))^T dL/dZ'`` does not depend on ``W``).
-    """
-    from .nn.norm import raw_weight
-
-    if model.config.residual == "none":
-        raise ValueError("fixup_ needs a model with residual connections (residual=plain or fixup)")
-    for conv in model.branch_convs():
-        raw_weight(conv.lin).zero_()
-    return model
-

@@ -12,7 +12,7 @@ from torch_geometric.data import Data
 
 from fathom.config import ConfigError, ModelConfig
 from fathom.graph import AggregationOperator
-from fathom.nn.models import DeepGNN
+from fathom.nn.models import DeepGNN, fixup_
 
 KINDS = ("gcn", "mean", "sum")
 
@@ -413,3 +413,34 @@ def test_reversible_blocks_give_the_gradients_of_their_stored_computation(make_e
 def test_reversible_configuration_errors(changes, message):
     with pytest.raises(ConfigError, match=message):
         ModelConfig(memory="reversible", residual="plain").replace(**changes)
+
+
+# --- fixup_ -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("residual", ["plain", "fixup"])
+def test_fixup_zeroes_every_block_weight(residual):
+    config = ModelConfig(depth=4, width=8, residual=residual, init="gnn_he")
+    model = DeepGNN(config, 3, 2)
+    assert all(block.conv.lin.weight.abs().sum() > 0 for block in model.blocks)
+    encoder, head = model.encoder.weight.clone(), model.head.weight.clone()
+
+    assert fixup_(model) is model
+    for block in model.blocks:
+        assert torch.count_nonzero(block.conv.lin.weight) == 0
+    assert torch.equal(model.encoder.weight, encoder) and torch.equal(model.head.weight, head)
+
+
+def test_fixup_weights_still_receive_gradient(tiny_graph):
+    """dL/dW = (A act(Z))^T dL/dZ' does not depend on W, so zeroed branch weights still learn."""
+    model = fixup_(DeepGNN(ModelConfig(depth=3, width=8, residual="fixup"), 3, 2))
+    x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    model(x, tiny_graph.edge_index).pow(2).sum().backward()
+    for block in model.blocks:
+        assert block.conv.lin.weight.grad.abs().sum() > 0
+
+
+def test_fixup_rejects_model_without_residuals():
+    model = DeepGNN(ModelConfig(depth=2, width=8, residual="none", init="gnn_he"), 3, 2)
+    with pytest.raises(ValueError, match="residual connections"):
+        fixup_(model)

@@ -7,7 +7,8 @@ import torch
 
 from fathom import ModelConfig, TrainConfig
 from fathom.data import csbm
-from fathom.train import METRIC_COLUMNS, resolve_device, subnormals_flushed, summarize, train_node_classifier
+from fathom.runtime import resolve_device, subnormals_flushed
+from fathom.train import METRIC_COLUMNS, summarize, train_node_classifier
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ from ..config import ConfigError, ModelConfig, parse_overrides
 from ..diagnostics import LAYER_METRICS, measure_at_init
 from ..diagnostics.verdict import verdict
 from ..report import plot_layer_metrics
-from ..train import environment, resolve_device, write_json
+from ..runs import environment, write_json
+from ..runtime import resolve_device
 from . import options as opt
 from .train import default_out, load_or_exit
 

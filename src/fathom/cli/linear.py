@@ -14,7 +14,7 @@ from ..data import DatasetNotFoundError, describe
 from ..linear import depth_profile
 from ..linear.quantities import profile_record
 from ..report import format_number, plot_layer_metrics
-from ..train import environment, write_json
+from ..runs import environment, write_json
 from . import options as opt
 from .train import load_or_exit
 

@@ -116,7 +116,7 @@ def measure_at_init(config: "ModelConfig", data: Data, seeds: Iterable[int] = (0
     """
     from ..data import num_classes
     from ..nn import DeepGNN
-    from ..train.trainer import seed_everything
+    from ..runtime import seed_everything
 
     base = AggregationOperator.from_data(data, config.aggregation, config.residual_aggregation)
     perron_root = base.perron_root()

@@ -1,7 +1,7 @@
 """PyG-compatible layers and models."""
 
 from .conv import FathomConv
-from .models import DeepGNN, DeepGNNBlock
+from .models import DeepGNN, DeepGNNBlock, fixup_
 from .norm import make_norm
 
-__all__ = ["FathomConv", "DeepGNN", "DeepGNNBlock", "make_norm"]
+__all__ = ["FathomConv", "DeepGNN", "DeepGNNBlock", "fixup_", "make_norm"]

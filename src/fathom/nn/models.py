@@ -14,7 +14,7 @@ from torch_geometric.nn import GroupAddRev
 
 from ..config import ModelConfig
 from ..graph import AggregationOperator, OperatorCache, SparseFeatures
-from ..init import fixup_, glorot_, gnn_he_, kaiming_
+from ..init import glorot_, gnn_he_, kaiming_
 from .conv import FathomConv
 from .norm import SpectralNormEstimate, bound_weight_, make_norm, raw_weight, settle_weight_bound_
 
@@ -223,3 +223,17 @@ class DeepGNN(nn.Module):
             f"aggregation={c.aggregation}, a={c.residual_aggregation}, residual={residual}, "
             f"init={c.init}, norm={c.norm}, activation={c.activation}, dropout={c.dropout}, memory={c.memory})"
         )
+
+
+@torch.no_grad()
+def fixup_(model: DeepGNN) -> DeepGNN:
+    """Zero the last weight of every residual branch of ``model`` (Fixup, Zhang et al. 2019).
+
+    Each block is then the identity at initialisation, while the branch weights still receive
+    gradient (``dL/dW = (A act(Z))^T dL/dZ'`` does not depend on ``W``).
+    """
+    if model.config.residual == "none":
+        raise ValueError("fixup_ needs a model with residual connections (residual=plain or fixup)")
+    for conv in model.branch_convs():
+        raw_weight(conv.lin).zero_()
+    return model

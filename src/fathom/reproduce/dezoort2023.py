@@ -24,7 +24,7 @@ from ..config import ModelConfig, TrainConfig
 from ..report import Claim, claims_section, markdown_table, plot_loss_curves, summary_table
 from ..report.tables import finite_or_inf
 from ..sweep import ResultStore, expand, run_sweep
-from ..train import environment, write_atomic, write_json
+from ..runs import environment, write_atomic, write_json
 from .common import choose_protocol, command_line, require_datasets
 
 SWITCHES = ("init", "residual_aggregation", "residual")

@@ -26,7 +26,9 @@ from ..diagnostics import expansion_ratio, measure, measure_at_init
 from ..report import Claim, claims_section, markdown_table, mean_grid, plot_layer_metrics, summary_table
 from ..report.plots import plot_against_depth
 from ..sweep import expand, run_sweep
-from ..train import environment, progress_bar, train_node_classifier, write_atomic, write_json
+from ..runs import environment, write_atomic, write_json
+from ..runtime import progress_bar
+from ..train import train_node_classifier
 from .common import choose_protocol, command_line, require_datasets
 
 MODELS: dict[str, dict] = {

@@ -38,7 +38,8 @@ from ..linear import (LinearizedGNN, LinearProblem, Spectrum, SpectralSummary, T
                       train_linear, training_index)
 from ..report import Claim, claims_section, format_number, markdown_table, summary_table
 from ..report.plots import plt
-from ..train import environment, progress_bar, seed_everything, write_atomic, write_csv, write_json
+from ..runs import environment, write_atomic, write_csv, write_json
+from ..runtime import progress_bar, seed_everything
 
 LABELS = ("true", "shuffled")
 OPERATOR_NAMES = {"gcn": "GCN", "sum": "GIN"}  # GIN's A + (1 + eps) I with eps = 0 is the "sum" operator

@@ -10,7 +10,9 @@ import pandas as pd
 from torch_geometric.data import Data
 
 from ..data import load_dataset, num_classes, random_split_masks
-from ..train import progress_bar, train_node_classifier, write_json
+from ..runs import write_json
+from ..runtime import progress_bar
+from ..train import train_node_classifier
 from ..train.early import early_measures
 from .executors import results
 from .grid import RunSpec

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..train.results import write_csv
+from ..runs import write_csv
 
 FINISHED = ("ok", "diverged")
 

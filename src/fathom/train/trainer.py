@@ -9,18 +9,13 @@ a NaN/inf guard, and the metrics row. A run directory gets ``config.json``, ``en
 from __future__ import annotations
 
 import math
-import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import Tensor
 from torch_geometric.data import Data
 
@@ -29,7 +24,8 @@ from ..data import describe, num_classes, validate_node_data
 from ..diagnostics.recorder import LAYER_METRICS, measure
 from ..graph import AggregationOperator, SparseFeatures, density
 from ..nn import DeepGNN
-from .results import environment, write_csv, write_json
+from ..runs import environment, write_csv, write_json
+from ..runtime import progress_bar, resolve_device, seed_everything, subnormals_flushed
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_acc", "val_acc", "test_acc", "seconds"]
 CHECKPOINT_EVERY = 25  # epochs between rewrites of metrics.csv during a run
@@ -48,50 +44,11 @@ class RunResult:
     layer_history: list[dict[str, float]] = field(default_factory=list)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("device cuda was requested but torch sees no CUDA device (use --device cpu)")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def accuracy(logits: Tensor, labels: Tensor) -> float:
     """Fraction of rows whose arg-max equals the label (NaN for no rows)."""
     if labels.numel() == 0:
         return math.nan
     return float((logits.argmax(dim=-1) == labels).float().mean())
-
-
-def progress_bar(enabled: bool = True) -> Progress:
-    """The rich progress bar Fathom shows on long loops (epochs, runs)."""
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        disable=not enabled, transient=False,
-    )
-
-
-@contextmanager
-def subnormals_flushed() -> Iterator[None]:
-    """Treat subnormal floats (|x| < 1.2e-38) as zero inside the block, then restore the default.
-
-    A vanishing deep signal (a vanilla glorot GCN falls below 1e-38 by ~200 blocks, a layer-bounded
-    one sooner) otherwise runs on the CPU's subnormal path, about 25x slower, while values that
-    small carry no usable signal in float32 anyway. No effect on GPUs, which flush by default.
-    """
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
 
 
 def train_node_classifier(

@@ -1,4 +1,4 @@
-"""Run directories: atomic file writes and the environment record of a run."""
+"""Run directories: atomic file writes, and the environment record (versions, seed, git commit) of a run."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def environment(seed: int, device: str) -> dict[str, Any]:
     import torch
     import torch_geometric
 
-    from .. import __version__
+    from . import __version__
 
     info: dict[str, Any] = {
         "fathom": __version__,
