@@ -8,6 +8,7 @@ and the allowed values.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +28,12 @@ class ConfigError(ValueError):
     """An invalid configuration value; the message names the field and what is allowed."""
 
 
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
-def _number(name: str, value: Any, low: float, high: float = math.inf, *, integer: bool = False,
+def check_number(name: str, value: Any, low: float, high: float = math.inf, *, integer: bool = False,
             low_open: bool = False) -> None:
     kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
@@ -43,28 +44,44 @@ def _number(name: str, value: Any, low: float, high: float = math.inf, *, intege
         raise ConfigError(f"{name} must lie in {left}{low}, {high}{right}; got {value!r}")
 
 
-class _Config:
-    """Shared helpers: dict round-trip that rejects unknown keys."""
+def option(default: Any, help: str, *, choices: tuple[str, ...] | None = None, low: float | None = None,
+           high: float | None = None) -> Any:
+    """A configuration field with what a command-line option needs: its help text, choices and range.
+
+    The CLI generates one flag per field from this metadata (``fathom.cli.options``), so a new
+    field is one edit here.
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "low": low, "high": high})
+
+
+class Config:
+    """Shared helpers of the configuration dataclasses: a dict round-trip and ``replace`` that
+    reject unknown keys, naming the closest known one."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
 
     @classmethod
+    def check_keys(cls, keys: Any) -> None:
+        """Raise a :class:`ConfigError` for any key that is not a field, suggesting the closest."""
+        names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        for key in sorted(set(keys) - set(names)):
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown {cls.__name__} field {key!r}{hint}; known: {', '.join(names)}")
+
+    @classmethod
     def from_dict(cls, values: dict[str, Any]):
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(
-                f"unknown {cls.__name__} field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
-            )
+        cls.check_keys(values)
         return cls(**values)
 
     def replace(self, **changes):
+        self.check_keys(changes)
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)
-class ModelConfig(_Config):
+class ModelConfig(Config):
     """A :class:`fathom.nn.DeepGNN`: encoder -> ``depth`` blocks -> head.
 
     Attributes:
@@ -87,44 +104,52 @@ class ModelConfig(_Config):
             ``reversible`` (grouped reversible blocks, memory constant in depth).
     """
 
-    depth: int = 32
-    width: int = 64
-    aggregation: str = "gcn"
-    residual_aggregation: float = 0.5
-    residual: str = "fixup"
-    beta: float | None = None
-    init: str = "gnn_he"
-    norm: str = "none"
-    norm_bound: str = "spectral"
-    norm_c: float = 0.999
-    activation: str = "relu"
-    dropout: float = 0.0
-    memory: str = "full"
+    depth: int = option(32, "Number of message-passing blocks L.", low=1)
+    width: int = option(64, "Hidden width of every block.", low=1)
+    aggregation: str = option("gcn", "Aggregation operator A: gcn D^-1/2(Adj+I)D^-1/2, mean D^-1(Adj+I), "
+                                     "sum Adj+I.", choices=AGGREGATIONS)
+    residual_aggregation: float = option(0.5, "a in the residual aggregation operator A_a = (1-a)A + aI.",
+                                         low=0.0, high=1.0)
+    residual: str = option("fixup", "Residual connections: none Z'=B(Z); plain Z'=Z+B(Z); fixup Z'=Z+beta*B(Z).",
+                           choices=RESIDUALS)
+    beta: float | None = option(None, "Residual branch scale (default: 1 for plain, 1/sqrt(depth) for fixup).")
+    init: str = option("gnn_he", "Block weights: gnn_he Var=2/(fan_in*lambda_1(A_a)^2); kaiming 2/fan_in; "
+                                 "glorot (PyG default); fixup = gnn_he with zeroed residual branches.", choices=INITS)
+    norm: str = option("none", "weight: ||W|| <= c before every forward; layer: residual block divided by its "
+                               "Lipschitz bound (Park & Kim 2024); pairnorm | batchnorm on each branch output.",
+                       choices=NORMS)
+    norm_bound: str = option("spectral", "Norm of W for norm=weight: spectral (power iteration) or frobenius "
+                                         "(a cheap upper bound).", choices=NORM_BOUNDS)
+    norm_c: float = option(0.999, "The bound c of norm=weight: ||W|| <= c.")
+    activation: str = option("relu", "relu, or identity for a linearized GNN.", choices=ACTIVATIONS)
+    dropout: float = option(0.0, "Dropout on each block's input.", low=0.0, high=0.99)
+    memory: str = option("full", "full; checkpoint: recompute segments of sqrt(L) blocks; reversible: grouped "
+                                 "reversible blocks (activation memory constant in depth).", choices=MEMORY_MODES)
 
     def __post_init__(self) -> None:
-        _number("depth", self.depth, 1, integer=True)
-        _number("width", self.width, 1, integer=True)
-        _choice("aggregation", self.aggregation, AGGREGATIONS)
-        _number("residual_aggregation", self.residual_aggregation, 0.0, 1.0)
-        _choice("residual", self.residual, RESIDUALS)
+        check_number("depth", self.depth, 1, integer=True)
+        check_number("width", self.width, 1, integer=True)
+        check_choice("aggregation", self.aggregation, AGGREGATIONS)
+        check_number("residual_aggregation", self.residual_aggregation, 0.0, 1.0)
+        check_choice("residual", self.residual, RESIDUALS)
         if self.beta is not None:
-            _number("beta", self.beta, 0.0, low_open=True)
+            check_number("beta", self.beta, 0.0, low_open=True)
             if self.residual == "none":
                 raise ConfigError("beta scales a residual branch: it needs residual=plain or fixup, not none")
-        _choice("init", self.init, INITS)
+        check_choice("init", self.init, INITS)
         if self.init == "fixup" and self.residual == "none":
             raise ConfigError("init=fixup zero-initialises residual branches: it needs residual=plain or fixup")
-        _choice("norm", self.norm, NORMS)
-        _choice("norm_bound", self.norm_bound, NORM_BOUNDS)
-        _number("norm_c", self.norm_c, 0.0, low_open=True)
+        check_choice("norm", self.norm, NORMS)
+        check_choice("norm_bound", self.norm_bound, NORM_BOUNDS)
+        check_number("norm_c", self.norm_c, 0.0, low_open=True)
         if self.norm == "layer" and self.residual == "none":
             raise ConfigError("norm=layer bounds a residual block (Z + beta B(Z)) / (1 + beta Lip(B)): "
                               "it needs residual=plain or fixup")
-        _choice("activation", self.activation, ACTIVATIONS)
-        _number("dropout", self.dropout, 0.0, 1.0)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_number("dropout", self.dropout, 0.0, 1.0)
         if self.dropout == 1.0:
             raise ConfigError("dropout must be below 1 (dropout=1 removes every feature)")
-        _choice("memory", self.memory, MEMORY_MODES)
+        check_choice("memory", self.memory, MEMORY_MODES)
         if self.memory == "reversible":
             if self.residual == "none":
                 raise ConfigError("memory=reversible needs residual blocks (residual=plain or fixup)")
@@ -148,28 +173,29 @@ class ModelConfig(_Config):
 
 
 @dataclass(frozen=True)
-class TrainConfig(_Config):
+class TrainConfig(Config):
     """Full-batch training: Adam on the cross-entropy of the training nodes.
 
     ``patience``: stop when the validation accuracy has not improved for that many epochs
     (``None``: train all ``epochs``).
     """
 
-    epochs: int = 100
-    lr: float = 0.005
-    weight_decay: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    patience: int | None = None
+    epochs: int = option(100, "Training epochs.", low=1)
+    lr: float = option(0.005, "Adam learning rate.")
+    weight_decay: float = option(0.0, "Adam weight decay (L2).", low=0.0)
+    seed: int = option(0, "Seed of the initialisation, dropout, random splits and the CSBM graph.", low=0)
+    device: str = option("auto", "auto picks cuda when available.", choices=DEVICES)
+    patience: int | None = option(None, "Stop when validation accuracy has not improved for this many epochs.",
+                                  low=1)
 
     def __post_init__(self) -> None:
-        _number("epochs", self.epochs, 1, integer=True)
+        check_number("epochs", self.epochs, 1, integer=True)
         if self.patience is not None:
-            _number("patience", self.patience, 1, integer=True)
-        _number("lr", self.lr, 0.0, low_open=True)
-        _number("weight_decay", self.weight_decay, 0.0)
-        _number("seed", self.seed, 0, integer=True)
-        _choice("device", self.device, DEVICES)
+            check_number("patience", self.patience, 1, integer=True)
+        check_number("lr", self.lr, 0.0, low_open=True)
+        check_number("weight_decay", self.weight_decay, 0.0)
+        check_number("seed", self.seed, 0, integer=True)
+        check_choice("device", self.device, DEVICES)
 
 
 def parse_overrides(spec: str, cls: type = ModelConfig) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def test_invalid_config_raises_config_error(changes, match):
 
 def test_config_error_is_value_error_and_from_dict_names_unknown_fields():
     assert issubclass(ConfigError, ValueError)
-    with pytest.raises(ConfigError, match="unknown ModelConfig field.*layers; known: .*depth"):
+    with pytest.raises(ConfigError, match="unknown ModelConfig field .layers.*; known: .*depth"):
         ModelConfig.from_dict({"layers": 3})
     config = ModelConfig(depth=3, width=5, aggregation="sum")
     assert ModelConfig.from_dict(config.to_dict()) == config

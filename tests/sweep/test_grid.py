@@ -13,8 +13,8 @@ def test_parse_grid_types_values():
 
 @pytest.mark.parametrize("items, message", [
     (["dept=4"], "unknown grid key 'dept'"),
-    (["depth"], "expects key=v1,v2"),
-    (["seed=1,2"], "use --seeds"),
+    (["depth"], "is key=v1,v2"),
+    (["seed=1,2"], "give a number of seeds"),
     (["depth=4", "depth=8"], "given twice"),
     (["depth=four"], "depth must be int"),
     (["dataset=imagenet"], "dataset must be one of"),

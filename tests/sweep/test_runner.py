@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from fathom.config import ModelConfig, TrainConfig
+from fathom.models import factory
 from fathom.sweep import RunSpec, expand, parse_grid, run_one, run_sweep
 
 SMALL = ModelConfig(depth=2, width=8)
@@ -96,3 +97,26 @@ def test_random_splits_follow_the_run_seed(tmp_path):
     first, second = (pd.read_json(tmp_path / "runs" / run_id / "config.json", typ="series")
                      for run_id in frame["run_id"])
     assert first["data"]["description"].endswith("17 / 8 / 9")
+
+
+def test_a_grid_over_model_factories_writes_one_results_table(tmp_path):
+    """deepgnn and PyG's GCN side by side: the GCN cells take only the grid keys they have
+    (width), so residual values do not multiply them."""
+    grid = parse_grid(["model=deepgnn,gcn", "width=8,16", "residual=plain,fixup"])
+    specs = expand("karate", SMALL, FAST, grid, [0])
+    assert sorted(s.factory for s in specs) == ["deepgnn"] * 4 + ["gcn"] * 2
+    frame = run_sweep(specs, tmp_path, progress=False)
+    assert len(frame) == 6 and set(frame["status"]) == {"ok"}
+    assert set(frame["model"]) == {"deepgnn", "gcn"}
+    gcn = frame[frame["model"] == "gcn"]
+    assert sorted(gcn["width"]) == [8, 16] and gcn["residual"].isna().all() and (gcn["depth"] == 2).all()
+    assert (tmp_path / "results.csv").read_text().count("\n") == 7
+
+
+def test_deepgnn_run_ids_are_those_of_sweeps_made_before_model_factories():
+    """Committed sweeps stay resumable: a deepgnn run's id does not name its factory."""
+    spec = RunSpec("karate", SMALL, FAST)
+    assert spec.run_id == RunSpec("karate", SMALL, FAST, factory="deepgnn").run_id
+    gcn = RunSpec("karate", factory("gcn").params(depth=2), FAST, factory="gcn")
+    assert spec.run_id != gcn.run_id
+    assert spec.run_id == "2ba67d36e6ff"  # the id this spec had before factories existed (commit 7fb8119)

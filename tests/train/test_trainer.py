@@ -107,7 +107,7 @@ def test_sparse_features_train_like_dense_ones(small_graph):
     sparse_graph.x = sparse_graph.x * (sparse_graph.x > 1.5)  # about 7% non-zero: the sparse encoder path
     dense = run(sparse_graph, epochs=15)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("fathom.train.trainer.SPARSE_FEATURES_BELOW", 0.0)  # force the dense path
+        patch.setattr("fathom.tasks.node.SPARSE_FEATURES_BELOW", 0.0)  # force the dense path
         reference = run(sparse_graph, epochs=15)
     for a, b in zip(dense.history, reference.history):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)

@@ -17,7 +17,7 @@ from ..report import plot_layer_metrics
 from ..runs import environment, write_json
 from ..runtime import resolve_device
 from . import options as opt
-from .train import default_out, load_or_exit
+from .common import default_out, load_or_exit
 
 console = Console()
 
@@ -32,21 +32,13 @@ def shown_layers(depth: int, rows: int = TABLE_ROWS) -> list[int]:
     return sorted({round(1 + i * (depth - 1) / (rows - 1)) for i in range(rows)})
 
 
+@opt.config_options(ModelConfig, defaults={"depth": 64, "residual_aggregation": 0.0, "residual": "none",
+                                          "init": "glorot"},
+                    exclude=("dropout", "memory"))
 def diagnose(
     ctx: typer.Context,
     dataset: opt.Dataset = "csbm",
     data_root: opt.DataRoot = None,
-    depth: opt.Depth = 64,
-    width: opt.Width = 64,
-    aggregation: opt.Aggregation = "gcn",
-    residual_aggregation: opt.ResidualAggregation = 0.0,
-    residual: opt.Residual = "none",
-    beta: opt.Beta = None,
-    init: opt.Init = "glorot",
-    norm: opt.Norm = "none",
-    norm_bound: opt.NormBound = "spectral",
-    norm_c: opt.NormC = 0.999,
-    activation: opt.Activation = "relu",
     seed: opt.Seed = 0,
     seeds: Annotated[int, typer.Option(min=1, help="Average the metrics over this many initialisations.")] = 3,
     compare: Annotated[Optional[list[str]], typer.Option(
@@ -57,6 +49,8 @@ def diagnose(
              "eigenvector (D^1/2 1 for gcn).")] = "constant",
     device: opt.Device = "auto",
     out: opt.Out = None,
+    *,
+    model_config: ModelConfig,
 ) -> None:
     """Measure a deep GNN at initialisation, layer by layer, and say what is wrong with it.
 
@@ -64,10 +58,7 @@ def diagnose(
     modes show; add --init gnn_he, --residual fixup or --residual-aggregation to see each fix.
     Writes diagnostics.json (per-layer lists, means over seeds) and diagnostics.png.
     """
-    base = opt.model_config(depth=depth, width=width, aggregation=aggregation,
-                            residual_aggregation=residual_aggregation, residual=residual, beta=beta,
-                            init=init, norm=norm,
-                            norm_bound=norm_bound, norm_c=norm_c, activation=activation, dropout=0.0)
+    base = model_config
     specs = [*(compare or []), *ctx.args] if compare else []
     if ctx.args and not compare:
         raise typer.BadParameter(f"unexpected arguments {ctx.args}")

@@ -16,7 +16,7 @@ from ..linear.quantities import profile_record
 from ..report import format_number, plot_layer_metrics
 from ..runs import environment, write_json
 from . import options as opt
-from .train import load_or_exit
+from .common import load_or_exit
 
 console = Console()
 
@@ -24,7 +24,7 @@ console = Console()
 def linear(
     dataset: opt.Dataset = "csbm",
     data_root: opt.DataRoot = None,
-    depth: opt.Depth = 8,
+    depth: Annotated[int, typer.Option(min=1, help="Largest depth H: the quantities are computed for H = 1..DEPTH.")] = 8,
     aggregation: opt.Aggregation = "gcn",
     seed: opt.Seed = 0,
     out: opt.Out = None,

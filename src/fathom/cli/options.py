@@ -1,69 +1,113 @@
-"""Option types shared by every command that builds a model on a graph (train, diagnose, ...).
+"""Command-line options, declared once.
 
-Each is an ``Annotated`` alias, so a command declares ``depth: Depth = 32`` and gets the same
-flag name, help text and choices as every other command.
+Every field of :class:`~fathom.config.ModelConfig` and :class:`~fathom.config.TrainConfig` becomes
+a flag of the same name through :func:`config_options`, with the help text, choices and range
+recorded on the field (``fathom.config.option``): a new configuration field is one edit in
+``config.py``. Options that are not configuration fields (the dataset, the data root, the output
+directory...) are ``Annotated`` aliases here, shared by every command that takes them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
+import types
+import typing
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 import typer
 
-from ..config import (ACTIVATIONS, DEVICES, INITS, MEMORY_MODES, NORM_BOUNDS, NORMS, RESIDUALS, ConfigError,
-                      ModelConfig, TrainConfig)
+from ..config import ConfigError, ModelConfig, TrainConfig
 from ..data import DATA_ENV, DATASETS
-from ..graph import AGGREGATIONS
 
 DATA, MODEL, TRAINING = "Data", "Model", "Training"
+PANELS = {ModelConfig: MODEL, TrainConfig: TRAINING}
 
 Dataset = Annotated[Literal[tuple(DATASETS)], typer.Option(  # type: ignore[valid-type]
-    help="Graph to use: the built-in CSBM, karate (shipped with PyG) or a Planetoid dataset.",
+    help="Graph to use: the built-in CSBM, or a dataset from the data root (see `fathom datasets`).",
     rich_help_panel=DATA)]
 DataRoot = Annotated[Optional[Path], typer.Option(
-    help=f"Folder holding <Name>/raw/ (or planetoid/<Name>/raw/); default ${DATA_ENV} or ~/.cache/fathom.",
-    envvar=DATA_ENV, rich_help_panel=DATA)]
-Depth = Annotated[int, typer.Option(min=1, help="Number of message-passing blocks L.", rich_help_panel=MODEL)]
-Width = Annotated[int, typer.Option(min=1, help="Hidden width of every block.", rich_help_panel=MODEL)]
-Aggregation = Annotated[Literal[AGGREGATIONS], typer.Option(  # type: ignore[valid-type]
-    help="Aggregation operator A: gcn D^-1/2(Adj+I)D^-1/2, mean D^-1(Adj+I), sum Adj+I.",
-    rich_help_panel=MODEL)]
-ResidualAggregation = Annotated[float, typer.Option(
-    min=0.0, max=1.0, help="a in the residual aggregation operator A_a = (1-a)A + aI.", rich_help_panel=MODEL)]
-Residual = Annotated[Literal[RESIDUALS], typer.Option(  # type: ignore[valid-type]
-    help="Residual connections: none Z'=B(Z); plain Z'=Z+B(Z); fixup Z'=Z+beta*B(Z).", rich_help_panel=MODEL)]
-Beta = Annotated[Optional[float], typer.Option(
-    help="Residual branch scale (default: 1 for plain, 1/sqrt(depth) for fixup).", rich_help_panel=MODEL)]
-Init = Annotated[Literal[INITS], typer.Option(  # type: ignore[valid-type]
-    help="Block weights: gnn_he Var=2/(fan_in*lambda_1(A_a)^2); kaiming 2/fan_in; glorot (PyG default); "
-         "fixup = gnn_he with zeroed residual branches.", rich_help_panel=MODEL)]
-Norm = Annotated[Literal[NORMS], typer.Option(  # type: ignore[valid-type]
-    help="weight: ||W|| <= c before every forward; layer: residual block divided by its Lipschitz bound "
-         "(Park & Kim 2024); pairnorm | batchnorm on each branch output (PyG baselines).", rich_help_panel=MODEL)]
-NormBound = Annotated[Literal[NORM_BOUNDS], typer.Option(  # type: ignore[valid-type]
-    help="Norm of W for --norm weight: spectral (power iteration) or frobenius (a cheap upper bound).",
-    rich_help_panel=MODEL)]
-NormC = Annotated[float, typer.Option(help="The bound c of --norm weight: ||W|| <= c.", rich_help_panel=MODEL)]
-Memory = Annotated[Literal[MEMORY_MODES], typer.Option(  # type: ignore[valid-type]
-    help="full; checkpoint: recompute segments of sqrt(L) blocks; reversible: grouped reversible blocks "
-         "(activation memory constant in depth).", rich_help_panel=MODEL)]
-Activation = Annotated[Literal[ACTIVATIONS], typer.Option(  # type: ignore[valid-type]
-    help="relu, or identity for a linearized GNN.", rich_help_panel=MODEL)]
-Dropout = Annotated[float, typer.Option(min=0.0, max=0.99, help="Dropout on each block's input.",
-                                        rich_help_panel=MODEL)]
-Epochs = Annotated[int, typer.Option(min=1, help="Full-batch training epochs.", rich_help_panel=TRAINING)]
-LearningRate = Annotated[float, typer.Option("--lr", help="Adam learning rate.", rich_help_panel=TRAINING)]
-WeightDecay = Annotated[float, typer.Option(min=0.0, help="Adam weight decay (L2).", rich_help_panel=TRAINING)]
-Patience = Annotated[Optional[int], typer.Option(
-    min=1, help="Stop when validation accuracy has not improved for this many epochs.", rich_help_panel=TRAINING)]
-Seed = Annotated[int, typer.Option(min=0, help="Seed of the initialisation, dropout and the CSBM graph.",
-                                   rich_help_panel=TRAINING)]
-Device = Annotated[Literal[DEVICES], typer.Option(  # type: ignore[valid-type]
-    help="auto picks cuda when available.", rich_help_panel=TRAINING)]
+    help=f"Folder holding <Name>/raw/ or a folder of families (planetoid/Cora/raw/, amazon/Photo/raw/...); "
+         f"default ${DATA_ENV} or ~/.cache/fathom.", envvar=DATA_ENV, rich_help_panel=DATA)]
+Split = Annotated[str, typer.Option(
+    help="standard (the dataset's own: Planetoid public, geom-gcn split 0, seeded 60/20/20 for Amazon and "
+         "Coauthor), random (seeded 60/20/20), or a geom-gcn split number 0-9.", rich_help_panel=DATA)]
 Out = Annotated[Optional[Path], typer.Option(
     help="Run directory (default: runs/<command>-<dataset>-<time>).", rich_help_panel=TRAINING)]
 ShowProgress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
+
+
+def _python_type(annotation: Any) -> Any:
+    """``float | None`` -> ``Optional[float]``: the spelling typer understands."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is Union:
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return Optional[inner[0]]
+    return annotation
+
+
+def field_option(cls: type, name: str) -> Any:
+    """The ``Annotated`` typer option of configuration field ``cls.name``."""
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    meta = field.metadata
+    if meta.get("choices"):
+        kind: Any = Literal[tuple(meta["choices"])]  # type: ignore[valid-type]
+    else:
+        kind = _python_type(typing.get_type_hints(cls)[name])
+    flag = "--lr" if name == "lr" else f"--{name.replace('_', '-')}"
+    return Annotated[kind, typer.Option(flag, help=meta.get("help", ""), min=meta.get("low"), max=meta.get("high"),
+                                        rich_help_panel=PANELS.get(cls))]
+
+
+Seed = field_option(TrainConfig, "seed")
+Device = field_option(TrainConfig, "device")
+Aggregation = field_option(ModelConfig, "aggregation")
+
+
+def config_options(*classes: type, defaults: dict[str, Any] | None = None,
+                   exclude: tuple[str, ...] = (), values: bool = False) -> Callable:
+    """Give a command one flag per field of each configuration class.
+
+    The command declares a keyword-only parameter per class, named after it in snake case
+    (``model_config: ModelConfig``, ``train_config: TrainConfig``) and receives the built, validated
+    object; an invalid value is a usage error (exit code 2) naming the field. ``defaults`` changes
+    a flag's default for this command, fields named in ``exclude`` get no flag (they keep their
+    defaults), and ``values=True`` passes the raw ``{field: value}`` dicts instead of objects
+    (for commands that combine the flags with other sources first, like a sweep file).
+    """
+    defaults = defaults or {}
+
+    def decorate(command: Callable) -> Callable:
+        signature = inspect.signature(command, eval_str=True)
+        slots = {_slot(cls): cls for cls in classes}
+        kept = [p for name, p in signature.parameters.items() if name not in slots]
+        fields_of = {cls: [f for f in dataclasses.fields(cls) if f.name not in exclude] for cls in classes}
+        generated = [
+            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=field_option(cls, f.name),
+                              default=defaults.get(f.name, f.default))
+            for cls in classes for f in fields_of[cls]
+        ]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            for slot, cls in slots.items():
+                given = {f.name: kwargs.pop(f.name) for f in fields_of[cls]}
+                kwargs[slot] = given if values else build_config(cls, **given)
+            return command(**kwargs)
+
+        del wrapper.__wrapped__  # typer must read the generated signature, not the command's
+        wrapper.__signature__ = signature.replace(parameters=[*kept, *generated])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in wrapper.__signature__.parameters.values()}
+        return wrapper
+
+    return decorate
+
+
+def _slot(cls: type) -> str:
+    """``ModelConfig`` -> ``model_config``."""
+    name = cls.__name__
+    return name[0].lower() + "".join(f"_{c.lower()}" if c.isupper() else c for c in name[1:])
 
 
 def build_config(cls, **values):
@@ -74,9 +118,12 @@ def build_config(cls, **values):
         raise typer.BadParameter(str(error)) from error
 
 
-def model_config(**values) -> ModelConfig:
-    return build_config(ModelConfig, **values)
-
-
-def train_config(**values) -> TrainConfig:
-    return build_config(TrainConfig, **values)
+def parse_split(text: str) -> str | int | None:
+    """``standard`` -> ``None`` (the dataset's own), ``random``, or a geom-gcn split number."""
+    if text == "standard":
+        return None
+    if text == "random":
+        return "random"
+    if text.isdigit():
+        return int(text)
+    raise typer.BadParameter(f"--split must be standard, random or a split number; got {text!r}")

@@ -117,6 +117,8 @@ class DeepGNN(nn.Module):
             depends on the graph and must be given (see :meth:`for_graph`).
     """
 
+    accepts_sparse_features = True  # forward takes fathom.graph.SparseFeatures for x
+
     def __init__(self, config: ModelConfig, in_channels: int, out_channels: int,
                  perron_root: float | None = None) -> None:
         super().__init__()

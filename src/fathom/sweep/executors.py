@@ -45,7 +45,7 @@ def ray_results(function: Callable[..., Any], argument_lists: Iterable[tuple], w
     try:
         import ray
     except ImportError as error:
-        raise RuntimeError("--executor ray needs Ray: pip install 'fathom[ray]' (or use --executor local)") from error
+        raise RuntimeError("the ray executor needs Ray: pip install 'fathom[ray]' (or use the local executor)") from error
     ray.init(ignore_reinit_error=True)
     remote = ray.remote(num_cpus=1)(function)
     pending = [remote.remote(*arguments) for arguments in argument_lists]

@@ -1,4 +1,10 @@
-"""Grids of configurations x seeds: parsing ``--grid key=v1,v2`` or a YAML file, and expansion."""
+"""Grids of configurations x seeds: parsing ``--grid key=v1,v2`` or a YAML file, and expansion.
+
+A run is a :class:`RunSpec`: a dataset and its split, a *model factory* with its parameters
+(Fathom's ``deepgnn`` with a :class:`~fathom.config.ModelConfig`, or any registered model), and a
+training configuration. A grid may vary the factory itself (``model=deepgnn,gcn``), so runs of
+different models land in one results table.
+"""
 
 from __future__ import annotations
 
@@ -14,45 +20,98 @@ import yaml
 
 from ..config import ConfigError, ModelConfig, TrainConfig, parse_overrides
 from ..data import DATASETS
+from ..models import MODELS, factory
 
+DEFAULT_MODEL = "deepgnn"
+RANDOM_SPLIT = (0.6, 0.2, 0.2)
 MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig))
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
-GRID_KEYS = ("dataset", *MODEL_FIELDS, *(f for f in TRAIN_FIELDS if f != "seed"))
+
+Split = tuple[float, float, float] | int | None
+
+
+def model_param_fields() -> dict[str, type]:
+    """Every parameter name of every registered model factory -> the first class that has it."""
+    fields: dict[str, type] = {}
+    for chosen in MODELS.values():
+        for f in dataclasses.fields(chosen.params_class):
+            fields.setdefault(f.name, chosen.params_class)
+    return fields
+
+
+def grid_keys() -> tuple[str, ...]:
+    """What a grid may vary: the dataset, its split, the model factory, any model parameter and
+    any training setting but the seed (seeds are a count)."""
+    return ("dataset", "split", "model", *model_param_fields(), *(f for f in TRAIN_FIELDS if f != "seed"))
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run of a sweep: a dataset, a model and a training configuration (its seed included)."""
+    """One run of a sweep: a dataset, a model (factory ``factory`` with parameters ``model``) and a
+    training configuration, its seed included.
+
+    ``split`` is ``None`` for the dataset's standard split, a geom-gcn split number, ``"random"``
+    or train/val/test fractions of a random split seeded by the run's seed.
+    """
 
     dataset: str
-    model: ModelConfig
+    model: Any
     train: TrainConfig
     data_root: str | None = None
-    split: tuple[float, float, float] | None = None  # a random split seeded by the run's seed
+    split: Split | str = None
+    factory: str = DEFAULT_MODEL
+
+    def __post_init__(self) -> None:
+        if self.split == "random":
+            object.__setattr__(self, "split", RANDOM_SPLIT)
+        elif isinstance(self.split, list):
+            object.__setattr__(self, "split", tuple(self.split))
 
     @property
     def run_id(self) -> str:
         """A stable 12-hex-digit id of what determines the run's result (not where data lives).
 
         Fields at their default value are left out of the key, so adding an optional setting to
-        the configuration keeps existing sweeps resumable.
+        the configuration keeps existing sweeps resumable; so is the factory when it is
+        ``deepgnn``, which keeps the ids of sweeps made before factories existed.
         """
-        key = {"dataset": self.dataset, "model": _non_default(self.model), "train": _non_default(self.train)}
+        key: dict[str, Any] = {"dataset": self.dataset, "model": _non_default(self.model),
+                               "train": _non_default(self.train)}
         if self.split is not None:
-            key["split"] = list(self.split)
+            key["split"] = list(self.split) if isinstance(self.split, tuple) else self.split
+        if self.factory != DEFAULT_MODEL:
+            key["factory"] = self.factory
         return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def split_name(self) -> str:
+        if self.split is None:
+            return "standard"
+        if isinstance(self.split, tuple):
+            return "/".join(f"{f:g}" for f in self.split)
+        return f"geom-gcn:{self.split}"
 
     def row(self) -> dict[str, Any]:
         """The configuration columns of this run's row in ``results.csv``."""
-        split = "/".join(f"{f:g}" for f in self.split) if self.split else "fixed"
-        return {"run_id": self.run_id, "dataset": self.dataset, "split": split, **self.model.to_dict(),
-                **self.train.to_dict()}
+        return {"run_id": self.run_id, "dataset": self.dataset, "split": self.split_name, "model": self.factory,
+                **self.model.to_dict(), **self.train.to_dict()}
 
 
-def _non_default(config: ModelConfig | TrainConfig) -> dict[str, Any]:
+def _non_default(config: Any) -> dict[str, Any]:
     defaults = type(config)()
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
             if getattr(config, f.name) != getattr(defaults, f.name)}
+
+
+def parse_split(text: str) -> Split:
+    """``standard`` -> ``None``, ``random`` -> 60/20/20 fractions, ``3`` -> geom-gcn split 3."""
+    if text in ("standard", "none", "None"):
+        return None
+    if text == "random":
+        return RANDOM_SPLIT
+    if text.isdigit():
+        return int(text)
+    raise ConfigError(f"split must be standard, random or a split number; got {text!r}")
 
 
 def _typed(key: str, text: str) -> Any:
@@ -60,22 +119,27 @@ def _typed(key: str, text: str) -> Any:
         if text not in DATASETS:
             raise ConfigError(f"dataset must be one of {', '.join(DATASETS)}; got {text!r}")
         return text
-    cls = ModelConfig if key in MODEL_FIELDS else TrainConfig
+    if key == "model":
+        return factory(text).name
+    if key == "split":
+        return parse_split(text)
+    cls = TrainConfig if key in TRAIN_FIELDS else model_param_fields()[key]
     return parse_overrides(f"{key}={text}", cls)[key]
 
 
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     """``["depth=4,16", "init=glorot,gnn_he"]`` -> ``{"depth": [4, 16], "init": ["glorot", "gnn_he"]}``."""
     grid: dict[str, list[Any]] = {}
+    keys = grid_keys()
     for item in items:
         if "=" not in item:
-            raise ConfigError(f"--grid expects key=v1,v2,...; got {item!r}")
+            raise ConfigError(f"a grid entry is key=v1,v2,...; got {item!r}")
         key, values = (part.strip() for part in item.split("=", 1))
         key = key.replace("-", "_")
         if key == "seed":
-            raise ConfigError("seeds are not a grid key: use --seeds N")
-        if key not in GRID_KEYS:
-            raise ConfigError(f"unknown grid key {key!r}; known: {', '.join(GRID_KEYS)}")
+            raise ConfigError("seeds are not a grid key: give a number of seeds instead")
+        if key not in keys:
+            raise ConfigError(f"unknown grid key {key!r}; known: {', '.join(keys)}")
         if key in grid:
             raise ConfigError(f"grid key {key!r} is given twice")
         parsed = [_typed(key, v.strip()) for v in values.split(",") if v.strip()]
@@ -96,24 +160,32 @@ def load_grid_file(path: str | Path) -> tuple[dict[str, Any], dict[str, list[Any
     return dict(content.get("fixed") or {}), parse_grid(grid_items), content.get("seeds")
 
 
-def expand(dataset: str, model: ModelConfig, train: TrainConfig, grid: dict[str, list[Any]],
-           seeds: list[int], data_root: str | None = None,
-           split: tuple[float, float, float] | None = None) -> list[RunSpec]:
+def expand(dataset: str, model: Any, train: TrainConfig, grid: dict[str, list[Any]], seeds: list[int],
+           data_root: str | None = None, split: Split | str = None,
+           models: dict[str, Any] | None = None) -> list[RunSpec]:
     """Every combination of ``grid`` values applied to the fixed configuration, for every seed.
 
-    An impossible combination (e.g. ``init=fixup`` with ``residual=none``) raises a
+    ``model`` is the fixed parameter object of Fathom's ``deepgnn`` (a ModelConfig); ``models``
+    gives fixed parameters of other factories (default: each factory's defaults). In a cell of
+    factory F, a grid key that F's parameters lack is left out, and cells that then coincide
+    are run once. An impossible combination (e.g. ``init=fixup`` with ``residual=none``) raises a
     :class:`ConfigError` naming it, before anything runs.
     """
+    fixed = {DEFAULT_MODEL: model, **(models or {})}
     keys = list(grid)
-    specs = []
+    specs: dict[str, RunSpec] = {}
     for values in itertools.product(*(grid[k] for k in keys)):
         changes = dict(zip(keys, values))
+        name = changes.get("model", DEFAULT_MODEL)
+        params = fixed.get(name) or factory(name).params()
+        own = {f.name for f in dataclasses.fields(params)}
         try:
-            cell_model = model.replace(**{k: v for k, v in changes.items() if k in MODEL_FIELDS})
+            cell_model = params.replace(**{k: v for k, v in changes.items() if k in own})
             cell_train = train.replace(**{k: v for k, v in changes.items() if k in TRAIN_FIELDS})
         except ConfigError as error:
             raise ConfigError(f"grid cell {changes}: {error}") from error
         for seed in seeds:
-            specs.append(RunSpec(changes.get("dataset", dataset), cell_model, cell_train.replace(seed=seed),
-                                 data_root, split))
-    return specs
+            spec = RunSpec(changes.get("dataset", dataset), cell_model, cell_train.replace(seed=seed), data_root,
+                           changes.get("split", split), name)
+            specs.setdefault(spec.run_id, spec)
+    return list(specs.values())

@@ -9,23 +9,31 @@ from typing import Any
 import pandas as pd
 from torch_geometric.data import Data
 
-from ..data import load_dataset, num_classes, random_split_masks
+from ..data import DATASETS, load_dataset, random_split_masks
+from ..models import build_model
 from ..runs import write_json
-from ..runtime import progress_bar
-from ..train import train_node_classifier
+from ..runtime import progress_bar, seed_everything
+from ..tasks import NodeClassification
+from ..train import fit
 from ..train.early import early_measures
 from .executors import results
-from .grid import RunSpec
+from .grid import RANDOM_SPLIT, RunSpec, Split
 from .store import ResultStore
 
 SUMMARY_COLUMNS = ("initial_train_loss", "final_train_loss", "best_val_acc", "test_acc_at_best_val", "best_epoch",
                    "epochs_run", "seconds")
-GRAPH_SEED = 0  # the CSBM graph is fixed across a sweep; with a random split, the split follows the run seed
+GRAPH_SEED = 0  # the CSBM graph is fixed across a sweep; a random split follows the run seed
 
 
 @functools.lru_cache(maxsize=8)
-def _graph(dataset: str, data_root: str | None, split: tuple[float, float, float] | None, seed: int) -> Data:
+def _graph(dataset: str, data_root: str | None, split: Split, seed: int) -> Data:
+    """The run's graph and split: fractions of a random split seeded by ``seed``, a geom-gcn split
+    number, or ``None`` for the dataset's standard split (random ones seeded by ``seed`` too)."""
+    if isinstance(split, int):
+        return load_dataset(dataset, data_root, split=split, seed=GRAPH_SEED)
     data = load_dataset(dataset, data_root, seed=GRAPH_SEED)
+    if split is None and getattr(DATASETS[dataset], "split", None) == "random":
+        split = RANDOM_SPLIT
     if split is not None:
         data.train_mask, data.val_mask, data.test_mask = random_split_masks(data.y, split, seed)
     return data
@@ -37,14 +45,19 @@ def run_one(spec: RunSpec, out: str, target_loss: float) -> dict[str, Any]:
     failure is a row."""
     row: dict[str, Any] = {**spec.row(), "status": "failed", "reason": ""}
     try:
-        data = _graph(spec.dataset, spec.data_root, spec.split, spec.train.seed if spec.split else GRAPH_SEED)
-        result = train_node_classifier(spec.model, spec.train, data, Path(out) / "runs" / spec.run_id,
-                                       progress=False, data_info={"dataset": spec.dataset, "data_root": spec.data_root})
+        data = _graph(spec.dataset, spec.data_root, spec.split, spec.train.seed)
+        task = NodeClassification(data)
+        seed_everything(spec.train.seed)
+        model = build_model(spec.factory, spec.model, data, task.num_classes)
+        result = fit(model, task, spec.train, Path(out) / "runs" / spec.run_id, progress=False, run_info={
+            "factory": spec.factory, "model": spec.model.to_dict(),
+            "data": {"dataset": spec.dataset, "data_root": spec.data_root, "split": spec.split_name,
+                     "description": task.describe()}})
     except Exception as error:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
         row["reason"] = f"{type(error).__name__}: {error}"
         return row
     summary = result.summary
-    row["num_classes"] = num_classes(data)
+    row["num_classes"] = task.num_classes
     row["status"] = "diverged" if summary["diverged"] else "ok"
     row["reason"] = summary["divergence"] or ""
     row.update({key: summary[key] for key in SUMMARY_COLUMNS})

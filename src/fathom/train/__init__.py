@@ -1,5 +1,8 @@
-"""Training: the full-batch node-classification trainer."""
+"""Training: ``fit(model, task, config)`` for any model and task, and the DeepGNN shortcut."""
 
-from .trainer import METRIC_COLUMNS, RunResult, accuracy, summarize, train_node_classifier
+from ..tasks.node import accuracy
+from .fit import RunResult, Task, fit, stale, summarize
+from .trainer import METRIC_COLUMNS, layer_rows, train_node_classifier
 
-__all__ = ["METRIC_COLUMNS", "RunResult", "accuracy", "summarize", "train_node_classifier"]
+__all__ = ["METRIC_COLUMNS", "RunResult", "Task", "accuracy", "fit", "layer_rows", "stale", "summarize",
+           "train_node_classifier"]

@@ -1,0 +1,34 @@
+"""What the commands share: default run directories and turning library errors into one line."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from ..data import DatasetNotFoundError, load_dataset
+
+console = Console()
+
+
+def default_out(command: str, dataset: str) -> Path:
+    """``runs/<command>-<dataset>-<time>-<4 random hex digits>``: two runs started in the same
+    second get different directories."""
+    return Path("runs") / f"{command}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` in one line; raise the returned exit to stop with ``code``."""
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def load_or_exit(dataset: str, data_root: Path | None, seed: int, split: str | int | None = None):
+    """Load a dataset, turning a dataset error into a one-line message and exit code 1."""
+    try:
+        return load_dataset(dataset, data_root, seed=seed, **({"split": split} if split is not None else {}))
+    except DatasetNotFoundError as error:
+        raise fail(str(error)) from error

@@ -1,0 +1,90 @@
+"""Transductive node classification: one graph, train/val/test node masks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from ..data import describe, num_classes, validate_node_data
+from ..graph import SparseFeatures, density
+
+SPARSE_FEATURES_BELOW = 0.1  # feature density under which a model that accepts it gets sparse features
+
+
+def accuracy(logits: Tensor, labels: Tensor) -> float:
+    """Fraction of rows whose arg-max equals the label (NaN for no rows)."""
+    if labels.numel() == 0:
+        return math.nan
+    return float((logits.argmax(dim=-1) == labels).float().mean())
+
+
+class NodeClassification:
+    """Cross-entropy on the training nodes of one graph, full batch; accuracy on each mask.
+
+    The model is called as ``model(x, edge_index)`` and returns ``[N, C]`` logits. A model whose
+    class sets ``accepts_sparse_features = True`` (Fathom's :class:`~fathom.nn.DeepGNN`) gets
+    :class:`~fathom.graph.SparseFeatures` when under 10% of the features are non-zero.
+    The graph is validated when the task is made, before any training.
+    """
+
+    kind = "node"
+    metrics = ("train_acc", "val_acc", "test_acc")  # the per-epoch columns after train_loss
+    selection = "val_acc"  # early stopping and the best epoch follow this metric
+    reported = "test_acc"  # the metric read at the best epoch
+
+    def __init__(self, data: Data) -> None:
+        validate_node_data(data)
+        self.data = data
+        self.num_classes = num_classes(data)
+        self.in_channels = data.num_features
+        self._device = torch.device("cpu")
+        self._place(data.x.device if data.x is not None else self._device)
+
+    def _place(self, device: torch.device) -> None:
+        self._device = torch.device(device)
+        self.x = self.data.x.to(device)
+        self.edge_index = self.data.edge_index.to(device)
+        self.y = self.data.y.to(device)
+        self.masks = {split: getattr(self.data, f"{split}_mask").to(device) for split in ("train", "val", "test")}
+        self._sparse = SparseFeatures(self.x) if density(self.x) < SPARSE_FEATURES_BELOW else None
+
+    def to(self, device: torch.device | str) -> "NodeClassification":
+        """Move the graph to ``device`` (in place; returns the task)."""
+        if torch.device(device) != self._device:
+            self._place(torch.device(device))
+        return self
+
+    def describe(self) -> str:
+        return describe(self.data)
+
+    def inputs(self, model: nn.Module) -> tuple[Tensor | SparseFeatures, Tensor]:
+        """``(x, edge_index)`` for ``model``: sparse features where the model accepts them."""
+        sparse = self._sparse is not None and getattr(model, "accepts_sparse_features", False)
+        return (self._sparse if sparse else self.x), self.edge_index
+
+    def batches(self) -> Iterator[None]:
+        """One full batch per epoch."""
+        yield None
+
+    def loss(self, model: nn.Module, batch: Any = None) -> tuple[Tensor, dict[str, float]]:
+        """Training loss on the training nodes, and the training accuracy of the same pass."""
+        logits = model(*self.inputs(model))
+        train = self.masks["train"]
+        loss = F.cross_entropy(logits[train], self.y[train])
+        return loss, {"train_acc": accuracy(logits[train].detach(), self.y[train])}
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Validation and test accuracy in evaluation mode (no dropout)."""
+        was_training = model.training
+        model.eval()
+        logits = model(*self.inputs(model))
+        model.train(was_training)
+        return {f"{split}_acc": accuracy(logits[self.masks[split]], self.y[self.masks[split]])
+                for split in ("val", "test")}

@@ -1,0 +1,153 @@
+"""``fit(model, task, config)``: train any model on any task, into a reproducible run directory.
+
+It reads top to bottom: move the model and the task's data to the device, then per epoch one
+pass over the task's batches (timed), an evaluation, a NaN/inf guard, the metrics row and early
+stopping on the task's selection metric. Building the model is the caller's job. A run directory
+gets ``config.json``, ``env.json``, ``metrics.csv`` (rewritten atomically as the run goes) and
+``summary.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from ..config import TrainConfig
+from ..runs import environment, write_csv, write_json
+from ..runtime import progress_bar, resolve_device, seed_everything, subnormals_flushed
+
+CHECKPOINT_EVERY = 25  # epochs between rewrites of metrics.csv during a run
+
+
+class Task(Protocol):
+    """What :func:`fit` needs of a task (see :class:`fathom.tasks.NodeClassification`)."""
+
+    metrics: tuple[str, ...]
+    selection: str
+    reported: str
+
+    def to(self, device: torch.device) -> "Task": ...
+    def batches(self) -> Any: ...
+    def loss(self, model: nn.Module, batch: Any) -> tuple[Tensor, dict[str, float]]: ...
+    def evaluate(self, model: nn.Module) -> dict[str, float]: ...
+
+
+@dataclass
+class RunResult:
+    """What a training run produced: per-epoch rows, the summary, the trained model and, when
+    recorded, per-layer diagnostics rows (``epoch, layer, metric...``)."""
+
+    history: list[dict[str, float]]
+    summary: dict[str, Any]
+    model: nn.Module
+    out: Path | None
+    layer_history: list[dict[str, float]] = field(default_factory=list)
+
+
+EpochHook = Callable[[int, nn.Module], None]
+
+
+def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | None = None, *,
+        progress: bool = True, run_info: dict[str, Any] | None = None,
+        on_epoch: EpochHook | None = None) -> RunResult:
+    """Train ``model`` on ``task`` with Adam for ``config.epochs`` epochs.
+
+    Stops early with ``summary["diverged"] = True`` as soon as a training loss is NaN or infinite,
+    and with ``summary["stopped_early"] = True`` once ``task.selection`` has not improved for
+    ``config.patience`` epochs. Subnormal floats are flushed to zero while training
+    (:func:`~fathom.runtime.subnormals_flushed`). ``run_info`` (the model's configuration, the
+    dataset...) is recorded in ``config.json`` beside the training configuration. ``on_epoch(epoch,
+    model)`` is called before the first epoch (``epoch=0``) and after each one.
+    """
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    model = model.to(device)
+    task = task.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    columns = ["epoch", "train_loss", *task.metrics, "seconds"]
+
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        info = dict(run_info or {})
+        write_json(out_dir / "config.json", {"model": info.pop("model", type(model).__name__),
+                                             "train": config.to_dict(), **info})
+        write_json(out_dir / "env.json", environment(config.seed, str(device)))
+
+    history: list[dict[str, float]] = []
+    diverged, reason, stopped_early = False, None, False
+    if on_epoch is not None:
+        on_epoch(0, model)
+    with progress_bar(progress) as bar, subnormals_flushed():
+        bar_task = bar.add_task("train", total=config.epochs, status="")
+        for epoch in range(1, config.epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            losses, train_metrics = [], {}
+            for batch in task.batches():
+                optimizer.zero_grad(set_to_none=True)
+                loss, train_metrics = task.loss(model, batch)
+                if not torch.isfinite(loss):
+                    diverged, reason = True, f"training loss became {loss.item()} at epoch {epoch}"
+                    break
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+            if diverged:
+                break
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            seconds = time.perf_counter() - start
+
+            row = {"epoch": epoch, "train_loss": sum(losses) / len(losses), **train_metrics,
+                   **task.evaluate(model), "seconds": seconds}
+            history.append({column: row[column] for column in columns})
+            bar.update(bar_task, advance=1,
+                       status=f"loss {row['train_loss']:.4f}  {task.selection} {row[task.selection]:.3f}")
+            if config.patience is not None and stale(history, config.patience, task.selection):
+                stopped_early = True
+                break
+            if on_epoch is not None:
+                on_epoch(epoch, model)
+            if out_dir is not None and epoch % CHECKPOINT_EVERY == 0:
+                write_csv(out_dir / "metrics.csv", history, columns)
+
+    summary = {**summarize(history, diverged, reason, task.selection, task.reported),
+               "stopped_early": stopped_early}
+    if out_dir is not None:
+        write_csv(out_dir / "metrics.csv", history, columns)
+        write_json(out_dir / "summary.json", summary)
+    return RunResult(history, summary, model, out_dir)
+
+
+def stale(history: list[dict[str, float]], patience: int, metric: str = "val_acc") -> bool:
+    """True when the best ``metric`` is more than ``patience`` epochs old."""
+    if math.isnan(history[-1][metric]):  # no validation data: nothing to stop on
+        return False
+    best = max(range(len(history)), key=lambda i: (history[i][metric], -i))
+    return len(history) - 1 - best >= patience
+
+
+def summarize(history: list[dict[str, float]], diverged: bool, reason: str | None = None,
+              selection: str = "val_acc", reported: str = "test_acc") -> dict[str, Any]:
+    """``summary.json``: initial and final train loss, the best ``selection`` metric (validation
+    accuracy) and the ``reported`` metric (test accuracy) at that epoch."""
+    scored = [row for row in history if not math.isnan(row[selection])]
+    best = max(scored, key=lambda row: row[selection]) if scored else None
+    return {
+        "initial_train_loss": history[0]["train_loss"] if history else None,
+        "final_train_loss": history[-1]["train_loss"] if history else None,
+        f"best_{selection}": best[selection] if best else None,
+        f"{reported}_at_best_{selection.split('_')[0]}": best[reported] if best else None,
+        "best_epoch": best["epoch"] if best else None,
+        "epochs_run": len(history),
+        "seconds": sum(row["seconds"] for row in history),
+        "diverged": diverged,
+        "divergence": reason,
+    }

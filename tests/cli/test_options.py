@@ -1,0 +1,64 @@
+"""Model and training flags are generated from the configuration fields, once for every command."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+import pytest
+import typer
+from typer.core import TyperOption
+from typer.testing import CliRunner
+
+from fathom.cli import options as opt
+from fathom.cli.main import app
+from fathom.config import ModelConfig, TrainConfig, option
+
+
+def _flags(command: str) -> dict[str, TyperOption]:
+    group = typer.main.get_command(app)
+    return {p.name: p for p in group.commands[command].params if isinstance(p, TyperOption)}
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_every_config_field_is_a_flag_with_its_help_and_default(command):
+    flags = _flags(command)
+    for cls in (ModelConfig, TrainConfig):
+        for field in dataclasses.fields(cls):
+            flag = flags[field.name]
+            assert flag.help == field.metadata["help"] and flag.default == field.default, field.name
+            if field.metadata["choices"]:
+                assert typing.get_args(flag.type_descriptor.annotation) == tuple(field.metadata["choices"])
+
+
+def test_a_command_can_change_defaults_and_leave_fields_out():
+    flags = _flags("diagnose")
+    assert flags["init"].default == "glorot" and flags["depth"].default == 64 and flags["residual"].default == "none"
+    assert "dropout" not in flags and "memory" not in flags and "epochs" not in flags
+
+
+@dataclasses.dataclass(frozen=True)
+class Extra:
+    label_smoothing: float = option(0.0, "Label smoothing epsilon.", low=0.0, high=1.0)
+    kind: str = option("a", "A choice.", choices=("a", "b"))
+
+
+def test_a_new_config_field_becomes_a_flag_with_one_edit():
+    seen: dict[str, Any] = {}
+
+    @opt.config_options(Extra)
+    def command(name: str = "x", *, extra: Extra) -> None:
+        seen["extra"] = extra
+
+    cli = typer.Typer()
+    cli.command()(command)
+    result = CliRunner().invoke(cli, ["--label-smoothing", "0.1", "--kind", "b"])
+    assert result.exit_code == 0, result.output
+    assert seen["extra"] == Extra(0.1, "b")
+    assert CliRunner().invoke(cli, ["--label-smoothing", "2"]).exit_code == 2  # outside [0, 1]
+
+
+def test_an_invalid_combination_is_a_usage_error_naming_the_field():
+    result = CliRunner().invoke(app, ["train", "--residual", "none", "--init", "fixup", "--epochs", "1"])
+    assert result.exit_code == 2 and "init=fixup" in result.output

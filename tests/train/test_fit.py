@@ -1,0 +1,66 @@
+"""fit(model, task, config): any PyG model trains through the same loop as Fathom's own."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch_geometric.nn.models import GCN
+
+from fathom.config import ModelConfig, TrainConfig
+from fathom.data import load_dataset
+from fathom.nn import DeepGNN
+from fathom.tasks import NodeClassification
+from fathom.train import fit, train_node_classifier
+
+FAST = TrainConfig(epochs=30, lr=0.01, device="cpu")
+
+
+def test_fit_trains_a_plain_pyg_gcn(tmp_path):
+    data = load_dataset("csbm")
+    task = NodeClassification(data)
+    torch.manual_seed(0)
+    model = GCN(data.num_features, 16, 2, task.num_classes)
+    result = fit(model, task, FAST, tmp_path / "run", progress=False)
+    losses = [row["train_loss"] for row in result.history]
+    assert len(losses) == FAST.epochs and losses[-1] < 0.5 * losses[0]
+    assert result.summary["best_val_acc"] > 0.5 and not result.summary["diverged"]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model"] == "GCN" and config["train"]["epochs"] == FAST.epochs
+    assert (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0] == \
+        "epoch,train_loss,train_acc,val_acc,test_acc,seconds"
+
+
+def test_train_node_classifier_is_fit_on_a_deepgnn():
+    """The shortcut and fit on the same seeded DeepGNN give the same losses, epoch by epoch."""
+    data, model_config = load_dataset("karate"), ModelConfig(depth=3, width=8, dropout=0.2)
+    shortcut = train_node_classifier(model_config, FAST, data, progress=False)
+    torch.manual_seed(FAST.seed)
+    model = DeepGNN.for_graph(model_config, data, 4)
+    direct = fit(model, NodeClassification(data), FAST, progress=False)
+    assert [r["train_loss"] for r in shortcut.history] == pytest.approx([r["train_loss"] for r in direct.history])
+
+
+def test_patience_stops_on_the_tasks_selection_metric():
+    data = load_dataset("karate")
+    torch.manual_seed(0)
+    result = fit(GCN(data.num_features, 8, 2, 4), NodeClassification(data), FAST.replace(epochs=300, patience=5),
+                 progress=False)
+    assert result.summary["stopped_early"] and result.summary["epochs_run"] < 300
+
+
+def test_a_non_finite_loss_stops_the_run_as_diverged():
+    data = load_dataset("karate")
+
+    class Exploding(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(1.0))
+
+        def forward(self, x, edge_index):
+            return self.scale * torch.full((x.size(0), 4), float("inf"))
+
+    result = fit(Exploding(), NodeClassification(data), FAST, progress=False)
+    assert result.summary["diverged"] and "epoch 1" in result.summary["divergence"]
+    assert result.history == []
