@@ -63,4 +63,30 @@ def test_a_non_finite_loss_stops_the_run_as_diverged():
 
     result = fit(Exploding(), NodeClassification(data), FAST, progress=False)
     assert result.summary["diverged"] and "epoch 1" in result.summary["divergence"]
+    assert result.summary["divergence_kind"] == "non-finite"
     assert result.history == []
+
+
+class Scaled(torch.nn.Module):
+    """Logits of a fixed size: class 0 gets ``value``, the others 0."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = torch.nn.Parameter(torch.tensor(value))
+
+    def forward(self, x, edge_index):
+        logits = torch.zeros(x.size(0), 4)
+        logits[:, 0] = 1.0
+        return logits * self.value
+
+
+@pytest.mark.parametrize("value, diverged", [(1e20, True), (1e3, False)])
+def test_a_finite_loss_far_above_chance_counts_as_diverged(value, diverged):
+    """Karate has 4 classes: chance is ln 4 = 1.39, the limit 1e3 ln 4 = 1386. Logits (v, 0, 0, 0)
+    give a loss of about v on nodes of the other classes: 1e20 is far past the limit, 1e3 not."""
+    data = load_dataset("karate")
+    result = fit(Scaled(value), NodeClassification(data), FAST.replace(epochs=2, lr=1e-9), progress=False)
+    assert result.summary["diverged"] is diverged
+    if diverged:
+        assert result.summary["divergence_kind"] == "exploded" and "1386" in result.summary["divergence"]
+        assert result.history == []  # stopped at epoch 1, before any step: the model exploded at init

@@ -43,6 +43,7 @@ class NodeClassification:
         self.data = data
         self.num_classes = num_classes(data)
         self.in_channels = data.num_features
+        self.chance_loss = math.log(max(self.num_classes, 2))  # cross-entropy of a uniform prediction
         self._device = torch.device("cpu")
         self._place(data.x.device if data.x is not None else self._device)
 

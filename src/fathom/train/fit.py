@@ -24,6 +24,7 @@ from ..runs import environment, write_csv, write_json
 from ..runtime import progress_bar, resolve_device, seed_everything, subnormals_flushed
 
 CHECKPOINT_EVERY = 25  # epochs between rewrites of metrics.csv during a run
+DIVERGENCE_FACTOR = 1e3  # a loss above this multiple of the chance-level loss counts as diverged
 
 
 class Task(Protocol):
@@ -32,6 +33,7 @@ class Task(Protocol):
     metrics: tuple[str, ...]
     selection: str
     reported: str
+    chance_loss: float  # the loss of a uniform prediction (ln C for C classes)
 
     def to(self, device: torch.device) -> "Task": ...
     def batches(self) -> Any: ...
@@ -59,8 +61,10 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
         on_epoch: EpochHook | None = None) -> RunResult:
     """Train ``model`` on ``task`` with Adam for ``config.epochs`` epochs.
 
-    Stops early with ``summary["diverged"] = True`` as soon as a training loss is NaN or infinite,
-    and with ``summary["stopped_early"] = True`` once ``task.selection`` has not improved for
+    Stops early with ``summary["diverged"] = True`` as soon as a training loss is NaN or infinite
+    (``divergence_kind`` ``non-finite``) or exceeds :data:`DIVERGENCE_FACTOR` times the task's
+    chance-level loss, ``ln C`` for C classes (``exploded``; at epoch 1 that is the untrained
+    model's loss), and with ``summary["stopped_early"] = True`` once ``task.selection`` has not improved for
     ``config.patience`` epochs. Subnormal floats are flushed to zero while training
     (:func:`~fathom.runtime.subnormals_flushed`). ``run_info`` (the model's configuration, the
     dataset...) is recorded in ``config.json`` beside the training configuration. ``on_epoch(epoch,
@@ -81,7 +85,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
         write_json(out_dir / "env.json", environment(config.seed, str(device)))
 
     history: list[dict[str, float]] = []
-    diverged, reason, stopped_early = False, None, False
+    diverged, reason, kind, stopped_early = False, None, None, False
+    limit = DIVERGENCE_FACTOR * task.chance_loss
     if on_epoch is not None:
         on_epoch(0, model)
     with progress_bar(progress) as bar, subnormals_flushed():
@@ -93,8 +98,12 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
             for batch in task.batches():
                 optimizer.zero_grad(set_to_none=True)
                 loss, train_metrics = task.loss(model, batch)
-                if not torch.isfinite(loss):
-                    diverged, reason = True, f"training loss became {loss.item()} at epoch {epoch}"
+                kind = divergence(loss.item(), limit)
+                if kind is not None:
+                    diverged = True
+                    reason = (f"training loss became {loss.item()} at epoch {epoch}" if kind == "non-finite" else
+                              f"training loss {loss.item():.4g} at epoch {epoch} exceeds {DIVERGENCE_FACTOR:g} x the "
+                              f"chance-level loss ({limit:.4g})")
                     break
                 loss.backward()
                 optimizer.step()
@@ -119,11 +128,18 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
                 write_csv(out_dir / "metrics.csv", history, columns)
 
     summary = {**summarize(history, diverged, reason, task.selection, task.reported),
-               "stopped_early": stopped_early}
+               "divergence_kind": kind, "stopped_early": stopped_early}
     if out_dir is not None:
         write_csv(out_dir / "metrics.csv", history, columns)
         write_json(out_dir / "summary.json", summary)
     return RunResult(history, summary, model, out_dir)
+
+
+def divergence(loss: float, limit: float) -> str | None:
+    """``non-finite`` for a NaN or infinite loss, ``exploded`` above ``limit``, else ``None``."""
+    if not math.isfinite(loss):
+        return "non-finite"
+    return "exploded" if loss > limit else None
 
 
 def stale(history: list[dict[str, float]], patience: int, metric: str = "val_acc") -> bool:
