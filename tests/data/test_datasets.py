@@ -36,13 +36,14 @@ def test_a_missing_family_folder_names_the_folders_searched_and_the_fix(tmp_path
     with pytest.raises(DatasetNotFoundError) as caught:
         load_dataset("photo", tmp_path)
     message = str(caught.value)
-    assert f"{tmp_path}/Photo/raw or {tmp_path}/amazon/Photo/raw" in message
+    assert message.startswith(f"Photo is not under {tmp_path} (looked for {tmp_path}/Photo/raw/ and "
+                              f"{tmp_path}/amazon/Photo/raw/)")
     assert "Point the data root" in message and "amazon/Photo/raw/" in message and "--" not in message
     assert isinstance(caught.value, (DatasetError, FileNotFoundError))
 
 
 def test_absent_planetoid_offline_names_both_families_of_pubmed(tmp_path, offline):
-    with pytest.raises(DatasetNotFoundError, match=r"planetoid/PubMed/raw or .*planetoid_approx/PubMed/raw"):
+    with pytest.raises(DatasetNotFoundError, match=r"planetoid/PubMed/raw/ and .*planetoid_approx/PubMed/raw/"):
         load_dataset("pubmed", tmp_path)
 
 
@@ -107,10 +108,13 @@ def test_pubmed_from_the_shared_root_is_labelled_approximate(shared_data_root, l
     assert not load_shared("cora").approximate
 
 
-def test_features_follow_the_protocol_unless_asked(load_shared):
-    assert load_shared("cora").x.sum(dim=1).max() <= 1.0 + 1e-5
-    assert load_shared("cora", normalize=False).x.sum(dim=1).max() > 1.0  # binary bag of words
-    assert load_shared("photo").x.sum(dim=1).max() > 1.0  # Shchur et al. leave Amazon features raw
+def test_features_are_raw_unless_normalised_or_the_protocol_asked_for(load_shared):
+    assert load_shared("cora").x.sum(dim=1).max() > 1.0  # binary bag of words, as callers always got it
+    assert load_shared("cora", normalize="protocol").x.sum(dim=1).max() <= 1.0 + 1e-5  # GCN's protocol
+    assert load_shared("photo", normalize="protocol").x.sum(dim=1).max() > 1.0  # Shchur et al. leave Amazon raw
+    assert load_shared("photo", normalize=True).x.sum(dim=1).max() <= 1.0 + 1e-5
+    with pytest.raises(ValueError, match="normalize must be True, False or 'protocol'"):
+        load_dataset("karate", normalize="yes")
 
 
 def test_describe_names_the_split(load_shared):

@@ -41,7 +41,7 @@ GRAPH_SETS = [name for name, spec in DATASETS.items() if spec.task == "graph"]
 def test_node_dataset_loads_with_its_documented_sizes(name, shared_data_root):
     """Each dataset is loaded once here (the largest, Physics, takes a few seconds once processed)."""
     spec = get_spec(name)
-    data = load_dataset(name, shared_data_root)
+    data = load_dataset(name, shared_data_root, normalize="protocol")
     sizes = spec.sizes
     assert (data.num_nodes, data.num_edges, data.num_features, num_classes(data)) == (
         sizes.nodes, sizes.edges, sizes.features, sizes.classes)
@@ -50,9 +50,11 @@ def test_node_dataset_loads_with_its_documented_sizes(name, shared_data_root):
         assert mask.dtype == torch.bool and mask.shape == (sizes.nodes,)
     assert not bool((data.train_mask & data.test_mask).any())
     assert data.split == {"public": "public", "geom-gcn": "geom-gcn:0", "random": "random:seed=0"}[spec.split_kind]
+    sums = data.x.sum(dim=1)
     if spec.normalize_features:  # row-normalised: every non-empty row sums to 1
-        sums = data.x.sum(dim=1)
         assert torch.allclose(sums[sums > 0], torch.ones(1), atol=1e-4)
+    else:  # raw bag-of-words counts
+        assert sums.max() > 1
 
 
 @pytest.mark.parametrize("name", GRAPH_SETS)

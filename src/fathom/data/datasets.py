@@ -16,7 +16,7 @@ import pickle
 import zipfile
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import torch_geometric.transforms as T
 from torch_geometric.data import Data
@@ -63,7 +63,7 @@ def is_approximate(name: str, root: str | os.PathLike | None = None) -> bool:
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, *, split: str | int | None = None,
                  seed: int = 0, random_split: tuple[float, float, float] | None = None,
-                 normalize: bool | None = None, **csbm_options) -> Any:
+                 normalize: bool | Literal["protocol"] = False, **csbm_options) -> Any:
     """A node-classification graph (``Data``) with 1-D train/val/test masks, or a graph dataset.
 
     Args:
@@ -75,8 +75,9 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, *, split: str
         seed: seed of the CSBM graph and of random splits.
         random_split: (train, val, test) fractions of a seeded random split replacing the
             dataset's own (e.g. ``(0.6, 0.2, 0.2)``).
-        normalize: row-normalise the features; ``None`` follows the dataset's protocol
-            (``spec.normalize_features``).
+        normalize: row-normalise the features (``NormalizeFeatures``); ``"protocol"`` does it
+            where the dataset's standard protocol does (``spec.normalize_features``). The default
+            keeps the raw features, as every caller got them before the registry.
         csbm_options: keyword arguments of :func:`fathom.data.csbm`.
 
     Node graphs carry ``data.name``, ``data.approximate`` (reconstructed files: label results so)
@@ -87,6 +88,8 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, *, split: str
     if csbm_options and not spec.takes_options:
         raise ValueError(f"CSBM options {sorted(csbm_options)} apply only to dataset csbm, not {name!r}")
     parse_split(spec, split, random_split)  # a wrong split fails before a large graph is loaded
+    if normalize not in (True, False, "protocol"):
+        raise ValueError(f"normalize must be True, False or 'protocol'; got {normalize!r}")
     if spec.builtin is not None:
         loaded = spec.builtin(seed, **csbm_options)
     else:
@@ -94,7 +97,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, *, split: str
     if spec.task != "node":
         return loaded
     data = loaded[0] if not isinstance(loaded, Data) else loaded
-    if normalize if normalize is not None else spec.normalize_features:
+    if spec.normalize_features if normalize == "protocol" else normalize:
         data = T.NormalizeFeatures()(data)
     apply_split(data, spec, split, seed, random_split)
     data.name = spec.name
@@ -120,13 +123,14 @@ def _load_files(spec: DatasetSpec, root: str | os.PathLike | None) -> Any:
 
 
 def _download(spec: DatasetSpec, base: Path) -> Any:
-    looked = [str(folder / spec.folder / "raw") for folder in candidates(base, spec.families)]
+    label = spec.pyg_name or spec.name
+    looked = " and ".join(f"{folder / spec.folder / 'raw'}/" for folder in candidates(base, spec.families))
     try:
         return spec.loader(str(base / spec.family), spec.pyg_name)
     except Exception as error:  # PyG surfaces download failures as many types
         example = Path(spec.family) / spec.folder / "raw"
         raise DatasetNotFoundError(
-            f"{spec.name}: no raw files in {' or '.join(looked)}, and downloading them failed "
+            f"{label} is not under {base} (looked for {looked}) and downloading it failed "
             f"({type(error).__name__}: {error}). Point the data root (or ${DATA_ENV}) at a folder "
             f"holding {example}/ (or at that family folder itself), or go online once."
         ) from error
