@@ -1,9 +1,10 @@
-import pytest
-import torch
-from torch_geometric.data import Data
+import os
+import shutil
 
-from fathom.data import DatasetNotFoundError, load_dataset, locate, validate_node_data
-from fathom.data import datasets as datasets_module
+import pytest
+
+from fathom.data import (CorruptDatasetError, DatasetError, DatasetNotFoundError, describe, is_approximate,
+                         load_dataset, locate)
 
 
 def test_karate_has_all_three_masks():
@@ -12,62 +13,117 @@ def test_karate_has_all_three_masks():
     assert not bool((data.train_mask & data.test_mask).any())
 
 
-def test_unknown_dataset_lists_the_choices():
-    with pytest.raises(ValueError, match="dataset must be one of csbm, karate, cora"):
-        load_dataset("ogbn-arxiv")
-
-
 def test_csbm_options_are_refused_for_other_datasets():
     with pytest.raises(ValueError, match="CSBM options"):
         load_dataset("karate", num_nodes=10)
 
 
 def test_locate_accepts_a_family_folder_or_a_root_of_families(tmp_path):
-    (tmp_path / "planetoid" / "Cora" / "raw").mkdir(parents=True)
-    (tmp_path / "planetoid" / "Cora" / "raw" / "ind.cora.x").write_bytes(b"")
+    for raw in ("planetoid/Cora/raw", "wikipedia_network/squirrel/geom_gcn/raw", "actor/raw"):
+        (tmp_path / raw).mkdir(parents=True)
+        (tmp_path / raw / "file").write_bytes(b"")
     assert locate("cora", tmp_path) == tmp_path / "planetoid"
     assert locate("cora", tmp_path / "planetoid") == tmp_path / "planetoid"
-    assert locate("citeseer", tmp_path) is None
+    assert locate("squirrel", tmp_path) == tmp_path / "wikipedia_network"
+    assert locate("squirrel", tmp_path / "wikipedia_network") == tmp_path / "wikipedia_network"
+    assert locate("actor", tmp_path) == tmp_path / "actor"
+    assert locate("actor", tmp_path / "actor") == tmp_path / "actor"
+    assert locate("citeseer", tmp_path) is None and locate("chameleon", tmp_path) is None
     assert locate("csbm", tmp_path) is None
 
 
-def test_absent_dataset_offline_names_the_folders_it_searched(tmp_path, offline_downloads):
-    with pytest.raises(DatasetNotFoundError, match=r"CiteSeer is not under .*planetoid/CiteSeer/raw.*FATHOM_DATA"):
-        load_dataset("citeseer", tmp_path)
+def test_a_missing_family_folder_names_the_folders_searched_and_the_fix(tmp_path, offline):
+    with pytest.raises(DatasetNotFoundError) as caught:
+        load_dataset("photo", tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"Photo is not under {tmp_path} (looked for {tmp_path}/Photo/raw/ and "
+                              f"{tmp_path}/amazon/Photo/raw/)")
+    assert "Point the data root" in message and "amazon/Photo/raw/" in message and "--" not in message
+    assert isinstance(caught.value, (DatasetError, FileNotFoundError))
 
 
-def test_validation_names_bad_graphs():
-    good = load_dataset("csbm", num_nodes=50)
-    validate_node_data(good)
-    nan = good.clone()
-    nan.x[3, 0] = float("nan")
-    with pytest.raises(ValueError, match="NaN or inf values \\(1 nodes"):
-        validate_node_data(nan)
-    empty_mask = good.clone()
-    empty_mask.train_mask = torch.zeros_like(good.train_mask)
-    with pytest.raises(ValueError, match="training mask selects no nodes"):
-        validate_node_data(empty_mask)
-    with pytest.raises(ValueError, match="no nodes"):
-        validate_node_data(Data(x=torch.zeros(0, 3), edge_index=torch.zeros(2, 0, dtype=torch.long), num_nodes=0))
+def test_absent_planetoid_offline_names_both_families_of_pubmed(tmp_path, offline):
+    with pytest.raises(DatasetNotFoundError, match=r"planetoid/PubMed/raw/ and .*planetoid_approx/PubMed/raw/"):
+        load_dataset("pubmed", tmp_path)
 
 
-def test_cora_public_split(shared_data_root):
-    data = load_dataset("cora", shared_data_root)
-    assert (data.num_nodes, data.num_features, int(data.y.max()) + 1) == (2708, 1433, 7)
-    assert [int(m.sum()) for m in (data.train_mask, data.val_mask, data.test_mask)] == [140, 500, 1000]
+def test_a_truncated_raw_pickle_is_named_with_the_fix(copy_raw, tmp_path):
+    raw = copy_raw("cora")
+    victim = raw / "ind.cora.allx"
+    victim.write_bytes(victim.read_bytes()[:1000])
+    with pytest.raises(CorruptDatasetError) as caught:
+        load_dataset("cora", tmp_path)
+    message = str(caught.value)
+    assert str(victim) in message and "truncated" in message and "restore it" in message
+    assert "--" not in message
 
 
-def test_read_only_roots_are_mirrored_into_the_cache(shared_data_root, tmp_path, monkeypatch):
+def test_a_truncated_npz_is_named(copy_raw, tmp_path):
+    raw = copy_raw("cornell")
+    victim = raw / "cornell_split_0.6_0.2_4.npz"
+    victim.write_bytes(victim.read_bytes()[:100])
+    with pytest.raises(CorruptDatasetError, match=f"cornell: {victim} is truncated"):
+        load_dataset("cornell", tmp_path)
+
+
+def test_a_truncated_processed_file_says_to_delete_processed(copy_raw, tmp_path):
+    copy_raw("texas")
+    load_dataset("texas", tmp_path)  # writes webkb/texas/processed/
+    processed = tmp_path / "webkb" / "texas" / "processed"
+    data_pt = processed / "data.pt"
+    data_pt.write_bytes(data_pt.read_bytes()[:500])
+    with pytest.raises(CorruptDatasetError, match=f"delete the folder {processed} and load again"):
+        load_dataset("texas", tmp_path)
+    shutil.rmtree(processed)
+    assert load_dataset("texas", tmp_path).num_nodes == 183  # the advice works
+
+
+def test_a_raw_folder_missing_a_file_names_it(copy_raw, tmp_path, offline):
+    raw = copy_raw("wisconsin")
+    (raw / "wisconsin_split_0.6_0.2_7.npz").unlink()
+    with pytest.raises(DatasetNotFoundError, match=r"wisconsin: .*webkb/wisconsin/raw lacks wisconsin_split_0.6_0.2_7.npz"):
+        load_dataset("wisconsin", tmp_path)
+
+
+def test_read_only_roots_are_mirrored_into_the_cache(copy_raw, tmp_path, monkeypatch):
     monkeypatch.setenv("FATHOM_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(datasets_module.os, "access", lambda path, mode: False)
-    data = load_dataset("citeseer", shared_data_root)
-    assert data.num_nodes == 3327
-    assert list((tmp_path / "cache" / "mirror").glob("*/CiteSeer/processed"))
+    raw = copy_raw("cornell")
+    for path in (raw.parent, raw, *raw.iterdir()):  # read-only by its mode bits, as a shared tree is
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        data = load_dataset("cornell", tmp_path, split=2)
+        assert data.num_nodes == 183 and data.split == "geom-gcn:2"
+        mirrored = list((tmp_path / "cache" / "mirror").glob("*/cornell/processed/data.pt"))
+        assert mirrored and not (raw.parent / "processed").exists()
+        assert load_dataset("cornell", tmp_path).num_nodes == 183  # second load: from the mirror
+    finally:
+        for path in (raw.parent, raw):
+            path.chmod(0o755)
 
 
-def test_random_split_replaces_the_fixed_one():
-    data = load_dataset("karate", random_split=(0.5, 0.25, 0.25), seed=3)
-    assert [int(m.sum()) for m in (data.train_mask, data.val_mask, data.test_mask)] == [17, 8, 9]
-    again = load_dataset("karate", random_split=(0.5, 0.25, 0.25), seed=3)
-    assert torch.equal(data.train_mask, again.train_mask)
-    assert not torch.equal(data.train_mask, load_dataset("karate", random_split=(0.5, 0.25, 0.25), seed=4).train_mask)
+def test_pubmed_from_the_shared_root_is_labelled_approximate(shared_data_root, load_shared):
+    data = load_shared("pubmed")
+    assert data.approximate and describe(data).startswith("pubmed (approximate): 19717 nodes")
+    assert is_approximate("pubmed", shared_data_root) and not is_approximate("cora", shared_data_root)
+    assert not load_shared("cora").approximate
+
+
+def test_features_are_raw_unless_normalised_or_the_protocol_asked_for(load_shared):
+    assert load_shared("cora").x.sum(dim=1).max() > 1.0  # binary bag of words, as callers always got it
+    assert load_shared("cora", normalize="protocol").x.sum(dim=1).max() <= 1.0 + 1e-5  # GCN's protocol
+    assert load_shared("photo", normalize="protocol").x.sum(dim=1).max() > 1.0  # Shchur et al. leave Amazon raw
+    assert load_shared("photo", normalize=True).x.sum(dim=1).max() <= 1.0 + 1e-5
+    with pytest.raises(ValueError, match="normalize must be True, False or 'protocol'"):
+        load_dataset("karate", normalize="yes")
+
+
+def test_describe_names_the_split(load_shared):
+    assert "split geom-gcn:4, train/val/test" in describe(load_shared("cornell", split=4))
+
+
+def test_no_message_names_a_command_line_flag():
+    import fathom.data as data
+
+    for module in ("datasets", "roots", "splits", "validate", "registry", "stats"):
+        source = open(os.path.join(os.path.dirname(data.__file__), f"{module}.py")).read()
+        assert "--data-root" not in source and '"--' not in source, module

@@ -1,176 +1,196 @@
-"""Named datasets: the built-in CSBM, Planetoid (Cora, CiteSeer, PubMed) and Zachary's karate club.
+"""Load a registered dataset by name: find its files, run its loader, choose its split.
 
-Planetoid graphs load through PyG from a *data root*: ``--data-root`` or the ``FATHOM_DATA``
-environment variable, else ``~/.cache/fathom/datasets``. The root may be the family folder
-itself (``ROOT/Cora/raw/``) or a folder of families (``ROOT/planetoid/Cora/raw/``, as in
-``shared/datasets``). When the raw files are absent PyG downloads them (online only); a
-read-only root is mirrored into the cache before PyG writes its ``processed/`` folder.
+File-backed datasets load through PyG from a *data root* (see :mod:`fathom.data.roots`): the
+family folder itself or a folder of families such as the project's shared datasets. When the raw
+files are absent PyG downloads them (online only); a read-only root is mirrored into the cache
+before PyG writes its ``processed/`` folder. A truncated or unparsable file becomes a
+:class:`CorruptDatasetError` naming it; a missing folder a :class:`DatasetNotFoundError` naming
+the folders searched.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-from dataclasses import dataclass
+import pickle
+import zipfile
 from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
 
-import torch
+import torch_geometric.transforms as T
 from torch_geometric.data import Data
 
-from .csbm import csbm
-from .splits import random_split_masks
+from .errors import CorruptDatasetError, DatasetError, DatasetNotFoundError
+from .registry import DatasetSpec, get_spec
+from .roots import DATA_ENV, candidates, default_data_root, find_family, locked, writable_family
+from .splits import MASKS, apply_split, parse_split
+from .validate import num_classes
 
-DATA_ENV = "FATHOM_DATA"
-CACHE_ENV = "FATHOM_CACHE"
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    description: str
-    pyg_name: str | None = None  # Planetoid name; None for graphs that need no files
-    families: tuple[str, ...] = ()  # folder names under a root of families
-
-
-DATASETS: dict[str, DatasetSpec] = {
-    "csbm": DatasetSpec("csbm", "built-in contextual stochastic block model (1000 nodes, 4 classes)"),
-    "karate": DatasetSpec("karate", "Zachary's karate club, shipped inside PyG (34 nodes, 4 classes)"),
-    "cora": DatasetSpec("cora", "Planetoid Cora, public split (2708 nodes, 7 classes)", "Cora", ("planetoid",)),
-    "citeseer": DatasetSpec("citeseer", "Planetoid CiteSeer, public split (3327 nodes, 6 classes)", "CiteSeer",
-                            ("planetoid",)),
-    "pubmed": DatasetSpec("pubmed", "Planetoid PubMed, public split (19717 nodes, 3 classes)", "PubMed",
-                          ("planetoid", "planetoid_approx")),
-}
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """A dataset's raw files are not under the data root and could not be downloaded."""
-
-
-def cache_dir() -> Path:
-    """Where Fathom keeps downloads and mirrors: ``FATHOM_CACHE`` or ``~/.cache/fathom``."""
-    return Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "fathom"))
-
-
-def default_data_root() -> Path:
-    """``FATHOM_DATA`` if set, else ``<cache>/datasets``."""
-    return Path(os.environ.get(DATA_ENV) or cache_dir() / "datasets")
-
-
-def _spec(name: str) -> DatasetSpec:
-    key = name.lower()
-    if key not in DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
-    return DATASETS[key]
+# What PyG's readers raise on a truncated or malformed file (pickles, npz archives, text tables,
+# torch.load of a processed file).
+PARSE_ERRORS = (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, RuntimeError, IndexError,
+                KeyError, UnicodeDecodeError, AttributeError, TypeError)
 
 
 def locate(name: str, root: str | os.PathLike | None = None) -> Path | None:
-    """The folder ``F`` with ``F/<Name>/raw/`` for a file-backed dataset, or ``None`` if absent."""
-    spec = _spec(name)
-    if spec.pyg_name is None:
-        return None
-    base = Path(root) if root is not None else default_data_root()
-    for candidate in (base, *(base / family for family in spec.families)):
-        raw = candidate / spec.pyg_name / "raw"
-        if raw.is_dir() and any(raw.iterdir()):
-            return candidate
-    return None
+    """The family folder ``F`` whose ``F/<folder>/raw/`` holds ``name``'s files, or ``None`` if absent
+    (always ``None`` for built-in graphs)."""
+    spec = get_spec(name)
+    return find_family(root, spec.families, spec.folder) if spec.file_backed else None
 
 
-def _writable_root(found: Path, pyg_name: str) -> Path:
-    """``found`` itself, or a cache mirror of its raw files when it cannot be written to."""
-    folder = found / pyg_name
-    if os.access(folder, os.W_OK):
-        return found
-    mirror = cache_dir() / "mirror" / hashlib.sha1(str(found.resolve()).encode()).hexdigest()[:12]
-    raw = mirror / pyg_name / "raw"
-    if not raw.is_dir():
-        shutil.copytree(folder / "raw", raw)
-    return mirror
+def raw_folder(name: str, root: str | os.PathLike | None = None) -> Path | None:
+    """``name``'s ``raw/`` folder under the data root, or ``None`` if absent."""
+    found = locate(name, root)
+    return None if found is None else found / get_spec(name).folder / "raw"
 
 
-def load_dataset(name: str, root: str | os.PathLike | None = None, seed: int = 0,
-                 random_split: tuple[float, float, float] | None = None, **csbm_options) -> Data:
-    """A node-classification graph with ``x``, ``edge_index``, ``y`` and train/val/test masks.
+def is_approximate(name: str, root: str | os.PathLike | None = None) -> bool:
+    """Whether the copy of ``name`` under the data root differs from the published original.
+
+    Decided by the checksum of the file the spec names (``spec.original``); datasets without one
+    are approximate only if their spec says so. An absent dataset would be downloaded: not approximate.
+    """
+    spec = get_spec(name)
+    raw = raw_folder(name, root)
+    if spec.original is None or raw is None:
+        return spec.approximate and spec.original is None
+    file, sha256 = spec.original
+    path = raw / file
+    return not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != sha256
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None, *, split: str | int | None = None,
+                 seed: int = 0, random_split: tuple[float, float, float] | None = None,
+                 normalize: bool | Literal["protocol"] = False, **csbm_options) -> Any:
+    """A node-classification graph (``Data``) with 1-D train/val/test masks, or a graph dataset.
 
     Args:
-        name: one of :data:`DATASETS` (``csbm``, ``karate``, ``cora``, ``citeseer``, ``pubmed``).
+        name: a key of :data:`fathom.data.DATASETS` (case-insensitive).
         root: data root for file-backed datasets (default: ``FATHOM_DATA`` or the cache).
+        split: ``None`` for the dataset's standard split (Planetoid: public; geom-gcn datasets:
+            split 0; Amazon/Coauthor: random 60/20/20 seeded by ``seed``), ``"random"`` for a
+            seeded random 60/20/20 split, or ``K`` for the K-th geom-gcn split.
         seed: seed of the CSBM graph and of random splits.
         random_split: (train, val, test) fractions of a seeded random split replacing the
-            dataset's own (e.g. ``(0.6, 0.2, 0.2)``); ``None`` keeps it (Planetoid: public split).
+            dataset's own (e.g. ``(0.6, 0.2, 0.2)``).
+        normalize: row-normalise the features (``NormalizeFeatures``); ``"protocol"`` does it
+            where the dataset's standard protocol does (``spec.normalize_features``). The default
+            keeps the raw features, as every caller got them before the registry.
         csbm_options: keyword arguments of :func:`fathom.data.csbm`.
+
+    Node graphs carry ``data.name``, ``data.approximate`` (reconstructed files: label results so)
+    and ``data.split`` (``public``, ``geom-gcn:3``, ``random:seed=0``...). Graph-classification
+    datasets (task ``graph``) are returned as the PyG ``InMemoryDataset``; the graph task splits them.
     """
-    spec = _spec(name)
-    if spec.name == "csbm":
-        data = csbm(seed=seed, **csbm_options)
-    elif csbm_options:
+    spec = get_spec(name)
+    if csbm_options and not spec.takes_options:
         raise ValueError(f"CSBM options {sorted(csbm_options)} apply only to dataset csbm, not {name!r}")
-    elif spec.name == "karate":
-        data = _karate()
+    parse_split(spec, split, random_split)  # a wrong split fails before a large graph is loaded
+    if normalize not in (True, False, "protocol"):
+        raise ValueError(f"normalize must be True, False or 'protocol'; got {normalize!r}")
+    if spec.builtin is not None:
+        loaded = spec.builtin(seed, **csbm_options)
     else:
-        data = _planetoid(spec, root)
-    if random_split is not None:
-        data.train_mask, data.val_mask, data.test_mask = random_split_masks(data.y, random_split, seed)
+        loaded = _load_files(spec, root)
+    if spec.task != "node":
+        return loaded
+    data = loaded[0] if not isinstance(loaded, Data) else loaded
+    if spec.normalize_features if normalize == "protocol" else normalize:
+        data = T.NormalizeFeatures()(data)
+    apply_split(data, spec, split, seed, random_split)
     data.name = spec.name
+    data.approximate = is_approximate(spec.name, root)
     return data
 
 
-def _karate() -> Data:
-    from torch_geometric.datasets import KarateClub
-
-    data = KarateClub()[0]
-    data.val_mask = ~data.train_mask
-    data.test_mask = ~data.train_mask
-    return data
-
-
-def _planetoid(spec: DatasetSpec, root: str | os.PathLike | None) -> Data:
-    from torch_geometric.datasets import Planetoid
-
+def _load_files(spec: DatasetSpec, root: str | os.PathLike | None) -> Any:
+    """Run ``spec.loader`` on the family folder found under ``root`` (or let PyG download there)."""
     base = Path(root) if root is not None else default_data_root()
-    found = locate(spec.name, base)
+    found = find_family(base, spec.families, spec.folder)
+    if found is None:
+        return _download(spec, base)
+    family = writable_family(found, spec.folder)
+    folder = family / spec.folder
     try:
-        if found is not None:
-            return Planetoid(str(_writable_root(found, spec.pyg_name)), spec.pyg_name)[0]
-        return Planetoid(str(base), spec.pyg_name)[0]  # downloads into base/<Name>/raw
+        with locked(folder):
+            return spec.loader(str(family), spec.pyg_name)
+    except DatasetError:
+        raise
+    except Exception as error:
+        raise _explain(spec, found / spec.folder, folder, error) from error
+
+
+def _download(spec: DatasetSpec, base: Path) -> Any:
+    label = spec.pyg_name or spec.name
+    looked = " and ".join(f"{folder / spec.folder / 'raw'}/" for folder in candidates(base, spec.families))
+    try:
+        return spec.loader(str(base / spec.family), spec.pyg_name)
     except Exception as error:  # PyG surfaces download failures as many types
-        if found is not None:
-            raise
+        example = Path(spec.family) / spec.folder / "raw"
         raise DatasetNotFoundError(
-            f"{spec.pyg_name} is not under {base} (looked for {base}/{spec.pyg_name}/raw/ and "
-            f"{', '.join(f'{base}/{f}/{spec.pyg_name}/raw/' for f in spec.families)}) and downloading "
-            f"it failed ({type(error).__name__}: {error}). Point --data-root or {DATA_ENV} at a folder "
-            f"holding {spec.pyg_name}/raw/ (e.g. shared/datasets/planetoid), or go online once."
+            f"{label} is not under {base} (looked for {looked}) and downloading it failed "
+            f"({type(error).__name__}: {error}). Point the data root (or ${DATA_ENV}) at a folder "
+            f"holding {example}/ (or at that family folder itself), or go online once."
         ) from error
 
 
-def num_classes(data: Data) -> int:
-    """Number of classes of a node-classification graph (``max(y) + 1``)."""
-    return int(data.y.max()) + 1 if data.y.numel() else 0
+def _files_in(frame_locals: dict[str, Any], folder: Path) -> list[Path]:
+    """Paths of existing files under ``folder`` that a frame's locals hold (as strings or file objects)."""
+    found = []
+    for value in frame_locals.values():
+        value = getattr(value, "name", value)  # an open file's .name is its path
+        if isinstance(value, (str, os.PathLike)):
+            try:
+                path = Path(value)
+                if path.is_file() and path.resolve().is_relative_to(folder.resolve()) and path not in found:
+                    found.append(path)
+            except (OSError, ValueError):
+                continue
+    return found
+
+
+def _frames(traceback: TracebackType | None):
+    while traceback is not None:
+        yield traceback.tb_frame
+        traceback = traceback.tb_next
+
+
+def _explain(spec: DatasetSpec, source: Path, used: Path, error: Exception) -> Exception:
+    """Turn an error raised while PyG read ``used`` (a copy of ``source`` or itself) into one naming the file.
+
+    The file is the innermost path under the dataset's folder held by a frame of the traceback
+    (PyG's readers keep the path they read in a local). A ``download`` frame means raw files are
+    missing.
+    """
+    frames = list(_frames(error.__traceback__))
+    for frame in frames:
+        owner = frame.f_locals.get("self")
+        if frame.f_code.co_name in ("download", "_download") and hasattr(owner, "raw_paths"):
+            missing = [Path(path).name for path in owner.raw_paths if not Path(path).exists()]
+            return DatasetNotFoundError(
+                f"{spec.name}: {source / 'raw'} lacks {', '.join(missing) or 'some raw files'} and downloading "
+                f"failed ({type(error).__name__}: {error}); restore the missing files from the dataset's source")
+    if not isinstance(error, PARSE_ERRORS):
+        return error
+    culprits = next((files for frame in reversed(frames) if (files := _files_in(frame.f_locals, used))), [])
+    reason = f"{type(error).__name__}: {error}".strip()
+    processed = [path for path in culprits if path.parent.name == "processed"]
+    if processed or (not culprits and any((used / "processed").glob("*.pt"))):
+        return CorruptDatasetError(
+            f"{spec.name}: the processed file {processed[0] if processed else used / 'processed'} cannot be read "
+            f"({reason}); delete the folder {used / 'processed'} and load again to rebuild it from raw/")
+    named = [str(source / "raw" / path.name) for path in culprits] or [f"a file in {source / 'raw'}"]
+    return CorruptDatasetError(
+        f"{spec.name}: {' or '.join(named)} is truncated or not in the expected format ({reason}); "
+        f"restore it from the dataset's source (compare its size with the original) and load again")
 
 
 def describe(data: Data) -> str:
-    """One line: nodes, edges, features, classes and split sizes."""
-    masks = " / ".join(str(int(getattr(data, m).sum())) for m in ("train_mask", "val_mask", "test_mask"))
-    return (f"{getattr(data, 'name', 'graph')}: {data.num_nodes} nodes, {data.num_edges} edges, "
-            f"{data.num_features} features, {num_classes(data)} classes, train/val/test {masks}")
-
-
-def validate_node_data(data: Data) -> None:
-    """Reject graphs Fathom cannot train on, naming the problem (NaN features, empty masks...)."""
-    if data.num_nodes is None or data.num_nodes == 0:
-        raise ValueError("the graph has no nodes")
-    if data.x is None:
-        raise ValueError("the graph has no node features (data.x is None)")
-    if not torch.isfinite(data.x).all():
-        bad = int((~torch.isfinite(data.x)).any(dim=1).sum())
-        raise ValueError(f"node features contain NaN or inf values ({bad} nodes affected)")
-    if data.x.size(0) != data.num_nodes:
-        raise ValueError(f"data.x has {data.x.size(0)} rows but the graph has {data.num_nodes} nodes")
-    for mask in ("train_mask", "val_mask", "test_mask"):
-        if getattr(data, mask, None) is None:
-            raise ValueError(f"the graph has no {mask}")
-    if not bool(data.train_mask.any()):
-        raise ValueError("the training mask selects no nodes")
+    """One line: name (approximate if so), nodes, edges, features, classes, split and its sizes."""
+    masks = " / ".join(str(int(getattr(data, mask).sum())) for mask in MASKS)
+    name = getattr(data, "name", "graph") + (" (approximate)" if getattr(data, "approximate", False) else "")
+    split = getattr(data, "split", None)
+    return (f"{name}: {data.num_nodes} nodes, {data.num_edges} edges, {data.num_features} features, "
+            f"{num_classes(data)} classes, {f'split {split}, ' if split else ''}train/val/test {masks}")

@@ -1,0 +1,93 @@
+"""Reject graphs Fathom cannot train on before training starts, naming the offending field."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from .errors import InvalidGraphError
+from .splits import MASKS
+
+
+def num_classes(data: Data) -> int:
+    """Number of classes of a node-classification graph (``max(y) + 1``)."""
+    return int(data.y.max()) + 1 if data.y.numel() else 0
+
+
+def _check_edge_index(edge_index: Tensor | None, num_nodes: int) -> None:
+    if edge_index is None:
+        raise InvalidGraphError("data.edge_index is missing (give a [2, E] integer tensor, E may be 0)")
+    if edge_index.is_floating_point() or edge_index.dtype == torch.bool or edge_index.is_complex():
+        raise InvalidGraphError(f"data.edge_index must hold integer node indices; got dtype {edge_index.dtype} "
+                                "(convert it with .long())")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise InvalidGraphError(f"data.edge_index must have shape [2, E]; got {list(edge_index.shape)}")
+    if edge_index.numel() == 0:
+        return
+    low, high = int(edge_index.min()), int(edge_index.max())
+    if low < 0:
+        raise InvalidGraphError(f"data.edge_index holds a negative node index ({low}); indices must lie in "
+                                f"[0, {num_nodes - 1}]")
+    if high >= num_nodes:
+        raise InvalidGraphError(f"data.edge_index refers to node {high} but the graph has {num_nodes} nodes "
+                                f"(indices must lie in [0, {num_nodes - 1}])")
+
+
+def _check_features(x: Tensor | None, num_nodes: int) -> None:
+    if x is None:
+        raise InvalidGraphError("data.x is missing: the graph has no node features")
+    if not x.is_floating_point():
+        raise InvalidGraphError(f"data.x must be floating point; got dtype {x.dtype} (convert it with .float())")
+    if x.dim() != 2 or x.size(0) != num_nodes:
+        raise InvalidGraphError(f"data.x must have shape [num_nodes={num_nodes}, F]; got {list(x.shape)}")
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        bad = int((~finite).any(dim=1).sum())
+        raise InvalidGraphError(f"data.x contains NaN or inf values ({bad} nodes affected)")
+
+
+def _check_labels(y: Tensor | None, num_nodes: int, classes: int | None) -> None:
+    if y is None:
+        raise InvalidGraphError("data.y is missing: the graph has no node labels")
+    if y.is_floating_point() or y.dtype == torch.bool or y.is_complex():
+        raise InvalidGraphError(f"data.y must hold integer class labels; got dtype {y.dtype}")
+    if y.dim() != 1 or y.size(0) != num_nodes:
+        raise InvalidGraphError(f"data.y must have one label per node ({num_nodes}, the rows of data.x); "
+                                f"got shape {list(y.shape)}")
+    if y.numel() and int(y.min()) < 0:
+        raise InvalidGraphError(f"data.y holds a negative class label ({int(y.min())}); labels must be 0..C-1")
+    if classes is not None and y.numel() and int(y.max()) >= classes:
+        raise InvalidGraphError(f"data.y holds class label {int(y.max())} but there are {classes} classes "
+                                f"(labels must be 0..{classes - 1})")
+
+
+def _check_masks(data: Data, num_nodes: int) -> None:
+    for name in MASKS:
+        mask = getattr(data, name, None)
+        if mask is None:
+            raise InvalidGraphError(f"data.{name} is missing (give a boolean mask over the nodes)")
+        if mask.dtype != torch.bool:
+            raise InvalidGraphError(f"data.{name} must be boolean; got dtype {mask.dtype}")
+        if mask.dim() != 1 or mask.size(0) != num_nodes:
+            raise InvalidGraphError(f"data.{name} must have shape [{num_nodes}]; got {list(mask.shape)} "
+                                    "(a dataset with several splits needs one chosen)")
+    if not bool(data.train_mask.any()):
+        raise InvalidGraphError("data.train_mask selects no nodes: the training mask is empty")
+
+
+def validate_node_data(data: Data, num_classes: int | None = None) -> None:
+    """Raise :class:`InvalidGraphError` naming the field if ``data`` is not a trainable node-classification graph.
+
+    Checks ``edge_index`` (integer, ``[2, E]``, indices in ``[0, N)``), ``x`` (present, floating
+    point, finite, ``N`` rows), ``y`` (present, integer, non-negative, one per row of ``x``) and
+    the three masks (boolean, length ``N``, non-empty training mask). With ``num_classes``, labels
+    must also be below it (a model with that many outputs).
+    """
+    num_nodes = data.num_nodes
+    if not num_nodes:
+        raise InvalidGraphError("data.num_nodes is 0: the graph has no nodes")
+    _check_features(data.x, num_nodes)
+    _check_edge_index(data.edge_index, num_nodes)
+    _check_labels(data.y, num_nodes, num_classes)
+    _check_masks(data, num_nodes)
