@@ -31,6 +31,22 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
         raise
 
 
+def write_torch_atomic(path: str | os.PathLike, value: Any) -> None:
+    """``torch.save`` through a temporary file and ``os.replace``: a checkpoint is whole or absent."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(value, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

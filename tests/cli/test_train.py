@@ -48,3 +48,47 @@ def test_cora_depth_64_fixup_trains(shared_data_root, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert not summary["diverged"] and summary["final_train_loss"] < summary["initial_train_loss"]
+
+
+def test_an_existing_run_directory_is_refused_unless_overwritten_or_resumed(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--epochs", "4", "--depth", "2", "--width", "8", "--device", "cpu", "--no-progress",
+            "--out", str(out)]
+    assert runner.invoke(app, [*args, "--checkpoint-every", "2"]).exit_code == 0
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1 and "already holds a run" in again.output and "--resume" in again.output
+    assert runner.invoke(app, [*args, "--overwrite"]).exit_code == 0
+    file = tmp_path / "file"
+    file.write_text("x")
+    result = runner.invoke(app, [*args[:-1], str(file)])
+    assert result.exit_code == 1 and "is a file" in result.output
+
+
+def test_resume_continues_a_run_with_its_recorded_configuration(tmp_path):
+    out = tmp_path / "run"
+    first = runner.invoke(app, ["train", "--epochs", "4", "--depth", "2", "--width", "8", "--device", "cpu",
+                                "--no-progress", "--out", str(out), "--checkpoint-every", "2"])
+    assert first.exit_code == 0, first.output
+    (out / "summary.json").unlink()
+    resumed = runner.invoke(app, ["train", "--resume", str(out), "--no-progress"])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((out / "summary.json").read_text())["epochs_run"] == 4
+
+
+def test_ctrl_c_leaves_a_summary_marked_interrupted(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    command = [os.path.join(os.path.dirname(sys.executable), "fathom"), "train", "--epochs", "100000", "--depth", "2",
+               "--width", "8", "--device", "cpu", "--no-progress", "--out", str(out), "--checkpoint-every", "5"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "checkpoint.pt").exists():
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["epochs_run"] >= 5 and summary["best_val_acc"] is not None
+    assert f"fathom train --resume {out}" in output.replace("\n", "")

@@ -90,3 +90,35 @@ def test_a_finite_loss_far_above_chance_counts_as_diverged(value, diverged):
     if diverged:
         assert result.summary["divergence_kind"] == "exploded" and "1386" in result.summary["divergence"]
         assert result.history == []  # stopped at epoch 1, before any step: the model exploded at init
+
+
+def test_a_run_stopped_and_resumed_gives_the_uninterrupted_metrics(tmp_path):
+    """Killed at epoch 7 with checkpoints every 5 epochs, then resumed: the same metrics.csv as one
+    uninterrupted run, timing aside (dropout makes it depend on the restored RNG state)."""
+    data, config = load_dataset("karate"), TrainConfig(epochs=10, lr=0.01, device="cpu", seed=3)
+
+    def model():
+        torch.manual_seed(0)
+        return DeepGNN.for_graph(ModelConfig(depth=3, width=8, dropout=0.3), data, 4)
+
+    whole = fit(model(), NodeClassification(data), config, tmp_path / "whole", progress=False)
+
+    def stop_at_7(epoch, _):
+        if epoch == 7:
+            raise KeyboardInterrupt
+
+    stopped = fit(model(), NodeClassification(data), config, tmp_path / "run", progress=False, on_epoch=stop_at_7,
+                  checkpoint_every=5)
+    assert stopped.summary["interrupted"] and stopped.summary["epochs_run"] == 7
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["interrupted"] is True
+    resumed = fit(model(), NodeClassification(data), config, tmp_path / "run", progress=False, checkpoint_every=5,
+                  resume=True)
+    without_time = [{k: v for k, v in row.items() if k != "seconds"} for row in whole.history]
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in resumed.history] == without_time
+    assert not resumed.summary["interrupted"] and resumed.summary["epochs_run"] == 10
+
+
+def test_resume_without_a_checkpoint_names_the_file(tmp_path):
+    data = load_dataset("karate")
+    with pytest.raises(FileNotFoundError, match="checkpoint.pt"):
+        fit(GCN(data.num_features, 8, 2, 4), NodeClassification(data), FAST, tmp_path, progress=False, resume=True)

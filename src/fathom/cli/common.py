@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from ..data import DatasetNotFoundError, load_dataset
+from ..data import DatasetError, get_spec, load_dataset
 
 console = Console()
 
@@ -22,13 +22,15 @@ def default_out(command: str, dataset: str) -> Path:
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` in one line; raise the returned exit to stop with ``code``."""
-    console.print(f"[red]error:[/red] {message}", highlight=False)
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 def load_or_exit(dataset: str, data_root: Path | None, seed: int, split: str | int | None = None):
-    """Load a dataset, turning a dataset error into a one-line message and exit code 1."""
+    """Load a node-classification dataset, turning a dataset error into one line and exit code 1."""
+    if get_spec(dataset).task != "node":
+        raise fail(f"{dataset} is a graph-classification dataset; this command trains on the nodes of one graph")
     try:
-        return load_dataset(dataset, data_root, seed=seed, **({"split": split} if split is not None else {}))
-    except DatasetNotFoundError as error:
+        return load_dataset(dataset, data_root, seed=seed, split=split)
+    except DatasetError as error:
         raise fail(str(error)) from error

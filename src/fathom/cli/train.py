@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -12,7 +14,7 @@ from ..config import ModelConfig, TrainConfig
 from ..data import describe
 from ..train import train_node_classifier
 from . import options as opt
-from .common import default_out, load_or_exit
+from .common import default_out, fail, load_or_exit
 
 console = Console()
 
@@ -26,6 +28,14 @@ def train(
     record_every: Annotated[Optional[int], typer.Option(
         min=1, help="Record per-layer diagnostics (feature and gradient metrics) at init and every K "
                     "epochs into layer_metrics.csv.", rich_help_panel=opt.TRAINING)] = None,
+    checkpoint_every: Annotated[Optional[int], typer.Option(
+        min=1, help="Write model, optimizer and RNG state to checkpoint.pt every N epochs (atomic), so "
+                    "--resume loses at most N epochs.", rich_help_panel=opt.TRAINING)] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        help="Continue the run in this directory from its checkpoint.pt, with its recorded configuration "
+             "(the other flags are ignored).", rich_help_panel=opt.TRAINING)] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run directory given with --out.",
+                                            rich_help_panel=opt.TRAINING)] = False,
     progress: opt.ShowProgress = True,
     *,
     model_config: ModelConfig,
@@ -35,18 +45,47 @@ def train(
 
     The default is Fathom's principled model on the built-in CSBM: 32 blocks, gnn_he init,
     residual aggregation a=0.5 and fixup residual connections. Writes config.json, env.json,
-    metrics.csv and summary.json to the run directory.
+    metrics.csv and summary.json to the run directory. Ctrl-C stops cleanly (summary.json marked
+    interrupted); with --checkpoint-every, --resume continues a stopped or killed run.
     """
+    if resume is not None:
+        recorded = _recorded_run(resume)
+        model_config, train_config = ModelConfig.from_dict(recorded["model"]), TrainConfig.from_dict(recorded["train"])
+        dataset, split = recorded["data"]["dataset"], recorded["data"].get("split", "standard")
+        data_root = data_root or (Path(recorded["data"]["data_root"]) if recorded["data"].get("data_root") else None)
+        checkpoint_every = checkpoint_every or recorded.get("checkpoint_every")
+        out = resume
+    elif out is not None and (out / "config.json").exists() and not overwrite:
+        raise fail(f"{out} already holds a run; choose another --out, continue it with --resume {out}, or "
+                   "replace it with --overwrite")
+    elif out is not None and out.exists() and not out.is_dir():
+        raise fail(f"--out {out} is a file, not a directory")
     data = load_or_exit(dataset, data_root, train_config.seed, opt.parse_split(split))
     out = out or default_out("train", dataset)
     console.print(describe(data))
-    result = train_node_classifier(
-        model_config, train_config, data, out, progress=progress,
-        data_info={"dataset": dataset, "data_root": str(data_root) if data_root else None, "split": split},
-        record_every=record_every)
+    try:
+        result = train_node_classifier(
+            model_config, train_config, data, out, progress=progress,
+            data_info={"dataset": dataset, "data_root": str(data_root) if data_root else None, "split": split},
+            record_every=record_every, checkpoint_every=checkpoint_every, resume=resume is not None)
+    except (FileNotFoundError, PermissionError) as error:
+        raise fail(str(error)) from error
     console.print(result.model)
     print_summary(result.summary)
     console.print(f"run directory: {out}")
+    if result.summary["interrupted"]:
+        how = f"fathom train --resume {out}" if checkpoint_every else "a new run with --checkpoint-every N"
+        console.print(f"[yellow]interrupted[/yellow] after epoch {result.summary['epochs_run']}; summary.json "
+                      f"holds the best metrics so far. Continue with: {how}", soft_wrap=True)
+        raise typer.Exit(130)
+
+
+def _recorded_run(run_dir: Path) -> dict:
+    """The configuration a run directory recorded, to resume it."""
+    try:
+        return json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError) as error:
+        raise fail(f"cannot resume {run_dir}: its config.json is missing or unreadable ({error})") from error
 
 
 def print_summary(summary: dict) -> None:

@@ -32,7 +32,7 @@ def _graph(dataset: str, data_root: str | None, split: Split, seed: int) -> Data
     if isinstance(split, int):
         return load_dataset(dataset, data_root, split=split, seed=GRAPH_SEED)
     data = load_dataset(dataset, data_root, seed=GRAPH_SEED)
-    if split is None and getattr(DATASETS[dataset], "split", None) == "random":
+    if split is None and DATASETS[dataset].split_kind == "random":
         split = RANDOM_SPLIT
     if split is not None:
         data.train_mask, data.val_mask, data.test_mask = random_split_masks(data.y, split, seed)

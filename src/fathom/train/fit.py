@@ -20,10 +20,11 @@ import torch
 from torch import Tensor, nn
 
 from ..config import TrainConfig
-from ..runs import environment, write_csv, write_json
-from ..runtime import progress_bar, resolve_device, seed_everything, subnormals_flushed
+from ..runs import environment, write_csv, write_json, write_torch_atomic
+from ..runtime import progress_bar, random_states, resolve_device, restore_random_states, seed_everything, subnormals_flushed
 
 CHECKPOINT_EVERY = 25  # epochs between rewrites of metrics.csv during a run
+CHECKPOINT_FILE = "checkpoint.pt"
 DIVERGENCE_FACTOR = 1e3  # a loss above this multiple of the chance-level loss counts as diverged
 
 
@@ -58,7 +59,8 @@ EpochHook = Callable[[int, nn.Module], None]
 
 def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | None = None, *,
         progress: bool = True, run_info: dict[str, Any] | None = None,
-        on_epoch: EpochHook | None = None) -> RunResult:
+        on_epoch: EpochHook | None = None, checkpoint_every: int | None = None,
+        resume: bool = False) -> RunResult:
     """Train ``model`` on ``task`` with Adam for ``config.epochs`` epochs.
 
     Stops early with ``summary["diverged"] = True`` as soon as a training loss is NaN or infinite
@@ -69,7 +71,17 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
     (:func:`~fathom.runtime.subnormals_flushed`). ``run_info`` (the model's configuration, the
     dataset...) is recorded in ``config.json`` beside the training configuration. ``on_epoch(epoch,
     model)`` is called before the first epoch (``epoch=0``) and after each one.
+
+    With ``checkpoint_every=N`` the model, optimizer and random-number states and the metrics so
+    far are written atomically to ``out/checkpoint.pt`` every N epochs; ``resume=True`` continues
+    from that file, so a killed run loses at most N epochs and, timing aside, its ``metrics.csv``
+    equals an uninterrupted run's. Ctrl-C stops the run cleanly: ``summary.json`` gets
+    ``"interrupted": true`` and the best metrics so far.
     """
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be a positive number of epochs; got {checkpoint_every}")
+    if (checkpoint_every or resume) and out is None:
+        raise ValueError("checkpoints live in the run directory: give an output directory to checkpoint or resume")
     seed_everything(config.seed)
     device = resolve_device(config.device)
     model = model.to(device)
@@ -78,61 +90,102 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
     columns = ["epoch", "train_loss", *task.metrics, "seconds"]
 
     out_dir = Path(out) if out is not None else None
-    if out_dir is not None:
+    history: list[dict[str, float]] = []
+    first_epoch = 1
+    if resume:
+        history = load_checkpoint(out_dir / CHECKPOINT_FILE, model, optimizer)
+        first_epoch = len(history) + 1
+    elif out_dir is not None:
         info = dict(run_info or {})
         write_json(out_dir / "config.json", {"model": info.pop("model", type(model).__name__),
                                              "train": config.to_dict(), **info})
         write_json(out_dir / "env.json", environment(config.seed, str(device)))
 
-    history: list[dict[str, float]] = []
-    diverged, reason, kind, stopped_early = False, None, None, False
+    diverged, reason, kind, stopped_early, interrupted = False, None, None, False, False
     limit = DIVERGENCE_FACTOR * task.chance_loss
-    if on_epoch is not None:
+    if on_epoch is not None and not resume:
         on_epoch(0, model)
     with progress_bar(progress) as bar, subnormals_flushed():
-        bar_task = bar.add_task("train", total=config.epochs, status="")
-        for epoch in range(1, config.epochs + 1):
-            start = time.perf_counter()
-            model.train()
-            losses, train_metrics = [], {}
-            for batch in task.batches():
-                optimizer.zero_grad(set_to_none=True)
-                loss, train_metrics = task.loss(model, batch)
-                kind = divergence(loss.item(), limit)
+        bar_task = bar.add_task("train", total=config.epochs, completed=first_epoch - 1, status="")
+        try:
+            for epoch in range(first_epoch, config.epochs + 1):
+                start = time.perf_counter()
+                losses, train_metrics, kind = train_epoch(model, task, optimizer, limit)
                 if kind is not None:
-                    diverged = True
-                    reason = (f"training loss became {loss.item()} at epoch {epoch}" if kind == "non-finite" else
-                              f"training loss {loss.item():.4g} at epoch {epoch} exceeds {DIVERGENCE_FACTOR:g} x the "
-                              f"chance-level loss ({limit:.4g})")
+                    diverged, reason = True, divergence_reason(kind, losses[-1], epoch, limit)
                     break
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.item())
-            if diverged:
-                break
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            seconds = time.perf_counter() - start
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                seconds = time.perf_counter() - start
 
-            row = {"epoch": epoch, "train_loss": sum(losses) / len(losses), **train_metrics,
-                   **task.evaluate(model), "seconds": seconds}
-            history.append({column: row[column] for column in columns})
-            bar.update(bar_task, advance=1,
-                       status=f"loss {row['train_loss']:.4f}  {task.selection} {row[task.selection]:.3f}")
-            if config.patience is not None and stale(history, config.patience, task.selection):
-                stopped_early = True
-                break
-            if on_epoch is not None:
-                on_epoch(epoch, model)
-            if out_dir is not None and epoch % CHECKPOINT_EVERY == 0:
-                write_csv(out_dir / "metrics.csv", history, columns)
+                row = {"epoch": epoch, "train_loss": sum(losses) / len(losses), **train_metrics,
+                       **task.evaluate(model), "seconds": seconds}
+                history.append({column: row[column] for column in columns})
+                bar.update(bar_task, advance=1,
+                           status=f"loss {row['train_loss']:.4f}  {task.selection} {row[task.selection]:.3f}")
+                if config.patience is not None and stale(history, config.patience, task.selection):
+                    stopped_early = True
+                    break
+                if on_epoch is not None:
+                    on_epoch(epoch, model)
+                if out_dir is not None and epoch % CHECKPOINT_EVERY == 0:
+                    write_csv(out_dir / "metrics.csv", history, columns)
+                if checkpoint_every and epoch % checkpoint_every == 0:
+                    save_checkpoint(out_dir / CHECKPOINT_FILE, model, optimizer, history)
+        except KeyboardInterrupt:
+            interrupted = True
 
     summary = {**summarize(history, diverged, reason, task.selection, task.reported),
-               "divergence_kind": kind, "stopped_early": stopped_early}
+               "divergence_kind": kind, "stopped_early": stopped_early, "interrupted": interrupted}
     if out_dir is not None:
         write_csv(out_dir / "metrics.csv", history, columns)
         write_json(out_dir / "summary.json", summary)
     return RunResult(history, summary, model, out_dir)
+
+
+def train_epoch(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
+                limit: float) -> tuple[list[float], dict[str, float], str | None]:
+    """One optimizer step per batch of ``task``: the batch losses, the last batch's training
+    metrics, and the divergence kind of the first loss that diverged (no step is taken on it)."""
+    model.train()
+    losses: list[float] = []
+    train_metrics: dict[str, float] = {}
+    for batch in task.batches():
+        optimizer.zero_grad(set_to_none=True)
+        loss, train_metrics = task.loss(model, batch)
+        losses.append(loss.item())
+        kind = divergence(losses[-1], limit)
+        if kind is not None:
+            return losses, train_metrics, kind
+        loss.backward()
+        optimizer.step()
+    return losses, train_metrics, None
+
+
+def divergence_reason(kind: str, loss: float, epoch: int, limit: float) -> str:
+    if kind == "non-finite":
+        return f"training loss became {loss} at epoch {epoch}"
+    return (f"training loss {loss:.4g} at epoch {epoch} exceeds {DIVERGENCE_FACTOR:g} x the chance-level loss "
+            f"({limit:.4g})")
+
+
+def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    history: list[dict[str, float]]) -> None:
+    """Model, optimizer and random-number states and the metrics so far, written atomically."""
+    write_torch_atomic(path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                              "rng": random_states(), "history": history})
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> list[dict[str, float]]:
+    """Restore what :func:`save_checkpoint` wrote; return the metrics of the epochs it covers."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint to resume from at {path}: the run wrote none (checkpoints are "
+                                "written every N epochs only when asked for)")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    restore_random_states(state["rng"])
+    return state["history"]
 
 
 def divergence(loss: float, limit: float) -> str | None:

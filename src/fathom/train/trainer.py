@@ -35,13 +35,15 @@ def train_node_classifier(
     progress: bool = True,
     data_info: dict[str, Any] | None = None,
     record_every: int | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Train a :class:`~fathom.nn.DeepGNN` on ``data``'s training nodes, full batch.
 
     ``data_info`` (e.g. dataset name and data root) is recorded in ``config.json``. With
     ``record_every=k`` the per-layer diagnostics (:func:`fathom.diagnostics.measure`) are taken at
     initialisation and every ``k`` epochs, into ``layer_metrics.csv`` and
-    ``RunResult.layer_history``.
+    ``RunResult.layer_history``. ``checkpoint_every`` and ``resume`` are :func:`~fathom.train.fit`'s.
     """
     if record_every is not None and record_every < 1:
         raise ValueError(f"record_every must be a positive number of epochs; got {record_every}")
@@ -60,8 +62,10 @@ def train_node_classifier(
                 write_csv(out_dir / "layer_metrics.csv", layer_history, ["epoch", "layer", *LAYER_METRICS])
 
     result = fit(model, task, train_config, out_dir, progress=progress, on_epoch=record if record_every else None,
+                 checkpoint_every=checkpoint_every, resume=resume,
                  run_info={"model": model_config.to_dict(), "data": {**(data_info or {}), "description": task.describe()},
-                           "perron_root": operator.perron_root()})
+                           "perron_root": operator.perron_root(),
+                           **({"checkpoint_every": checkpoint_every} if checkpoint_every else {})})
     result.layer_history = layer_history
     return result
 
