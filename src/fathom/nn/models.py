@@ -16,7 +16,7 @@ from ..config import ModelConfig
 from ..graph import AggregationOperator, OperatorCache, SparseFeatures
 from ..init import glorot_, gnn_he_, kaiming_
 from .conv import FathomConv
-from .norm import SpectralNormEstimate, bound_weight_, make_norm, raw_weight, settle_weight_bound_
+from .norm import bound_weight_, make_norm, raw_weight, settle_weight_bound_, spectral_norm
 
 if TYPE_CHECKING:
     from torch_geometric.data import Data
@@ -34,7 +34,8 @@ class DeepGNNBlock(nn.Module):
 
     With ``norm="weight"`` the weight is bounded, :math:`\|W\| \le c`; with ``norm="layer"`` the
     residual block is divided by its Lipschitz bound,
-    :math:`Z' = (Z + \beta B(Z)) / (1 + \beta \|A_a\|_2 \|W\|_2)` (Park & Kim 2024).
+    :math:`Z' = (Z + \beta B(Z)) / (1 + \beta \|A_a\|_2 \|W\|_2)` (Park & Kim 2024), with
+    :math:`\|W\|_2` computed exactly on every forward (:func:`fathom.nn.norm.spectral_norm`).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -44,7 +45,7 @@ class DeepGNNBlock(nn.Module):
         self.norm = make_norm(config.norm, config.width)
         if config.norm == "weight":
             bound_weight_(self.conv, config.norm_c, config.norm_bound)
-        self.layer_bound = SpectralNormEstimate(config.width) if config.norm == "layer" else None
+        self.layer_bound = config.norm == "layer"
         self.dropout = config.dropout
         self.residual = config.residual != "none"
         self.branch_scale = config.branch_scale
@@ -52,8 +53,8 @@ class DeepGNNBlock(nn.Module):
     def forward(self, z: Tensor, operator: AggregationOperator) -> Tensor:
         branch = self.norm(self.conv(F.dropout(z, self.dropout, self.training), operator=operator))
         out = z + self.branch_scale * branch if self.residual else branch
-        if self.layer_bound is not None:  # divide by the block's Lipschitz bound 1 + beta ||A_a|| ||W||
-            lipschitz = operator.spectral_norm() * self.layer_bound(self.conv.lin.weight)
+        if self.layer_bound:  # divide by the block's Lipschitz bound 1 + beta ||A_a||_2 ||W||_2
+            lipschitz = operator.spectral_norm() * spectral_norm(self.conv.lin.weight)
             out = out / (1.0 + self.branch_scale * lipschitz)
         return out
 
@@ -172,9 +173,6 @@ class DeepGNN(nn.Module):
             fixup_(self)
         for conv in self.branch_convs():
             settle_weight_bound_(conv.lin)
-        for block in self.blocks:
-            if getattr(block, "layer_bound", None) is not None:
-                block.layer_bound.converge(block.conv.lin.weight)
         self._operators.clear()
 
     def branch_convs(self) -> Iterator[FathomConv]:
