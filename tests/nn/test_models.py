@@ -228,6 +228,32 @@ def test_for_graph_uses_operator_perron_root(make_er, dense_operator):
     assert _pooled_block_weights(model).var().item() == pytest.approx(variance, rel=5 * math.sqrt(2 / POOLED))
 
 
+def _with_hub(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """``edge_index`` plus node 0 linked both ways to every other node: a very irregular graph."""
+    others = torch.arange(1, num_nodes)
+    hub = torch.stack([torch.cat([torch.zeros_like(others), others]), torch.cat([others, torch.zeros_like(others)])])
+    return torch.cat([edge_index, hub], dim=1)
+
+
+@pytest.mark.parametrize("kind, directed", [("mean", False), ("sum", True)])
+def test_for_graph_uses_the_perron_root_not_the_operator_norm(make_er, dense_operator, kind, directed):
+    """Non-normal operators (mean aggregation on an irregular graph with a hub: lambda_1 = 1,
+    ||A_a||_2 = 1.58; sum on a directed graph: 3.24 vs 3.84): the spectral radius and the largest
+    singular value differ, and the init must use the former."""
+    edge_index = make_er(40, 0.08, seed=11, directed=True) if directed else _with_hub(make_er(40, 0.05, seed=11), 40)
+    dense = dense_operator(edge_index, 40, kind, 0.3)
+    numpy_root = float(np.abs(np.linalg.eigvals(dense)).max())
+    operator_norm = float(np.linalg.norm(dense, 2))
+    assert operator_norm > 1.1 * numpy_root  # far enough apart that the choice shows
+    data = Data(x=_features(40, 5, dtype=torch.float32), edge_index=edge_index)
+    config = ModelConfig(depth=4, width=128, aggregation=kind, residual_aggregation=0.3, init="gnn_he")
+    torch.manual_seed(0)
+    model = DeepGNN.for_graph(config, data, 3)
+    assert model.perron_root == pytest.approx(numpy_root, rel=1e-4)
+    variance = 2 / (128 * numpy_root**2)
+    assert _pooled_block_weights(model).var().item() == pytest.approx(variance, rel=5 * math.sqrt(2 / POOLED))
+
+
 # --- DeepGNN: operator plumbing and norms -------------------------------------------------------
 
 
