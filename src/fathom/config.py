@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .graph import AGGREGATIONS
+from .graph import AGGREGATIONS, COMPONENT_SCALINGS
 
 RESIDUALS = ("none", "plain", "fixup")
 INITS = ("gnn_he", "kaiming", "glorot", "fixup")
@@ -85,6 +85,8 @@ class ModelConfig(_Config):
         dropout: dropout probability on each block's input features.
         memory: ``full``, ``checkpoint`` (recompute segments of sqrt(L) blocks) or
             ``reversible`` (grouped reversible blocks, memory constant in depth).
+        component_scaling: ``none``, or ``perron``: scale each connected component's block of
+            ``A_a`` so that its Perron root equals the graph's (see ``AggregationOperator``).
     """
 
     depth: int = 32
@@ -100,6 +102,7 @@ class ModelConfig(_Config):
     activation: str = "relu"
     dropout: float = 0.0
     memory: str = "full"
+    component_scaling: str = "none"
 
     def __post_init__(self) -> None:
         _number("depth", self.depth, 1, integer=True)
@@ -125,6 +128,7 @@ class ModelConfig(_Config):
         if self.dropout == 1.0:
             raise ConfigError("dropout must be below 1 (dropout=1 removes every feature)")
         _choice("memory", self.memory, MEMORY_MODES)
+        _choice("component_scaling", self.component_scaling, COMPONENT_SCALINGS)
         if self.memory == "reversible":
             if self.residual == "none":
                 raise ConfigError("memory=reversible needs residual blocks (residual=plain or fixup)")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from torch_geometric.data import Data
 
 AGGREGATIONS = ("gcn", "mean", "sum")
+COMPONENT_SCALINGS = ("none", "perron")  # see AggregationOperator: per-component Perron-root scaling
 
 
 def validate_edge_index(edge_index: Tensor, num_nodes: int) -> Tensor:
