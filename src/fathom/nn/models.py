@@ -128,13 +128,14 @@ class DeepGNN(nn.Module):
         make_block = reversible_block if config.memory == "reversible" else DeepGNNBlock
         self.blocks = nn.ModuleList(make_block(config) for _ in range(config.depth))
         self.head = nn.Linear(config.width, out_channels)
-        self._operators = OperatorCache(config.aggregation, config.residual_aggregation)
+        self._operators = OperatorCache(config.aggregation, config.residual_aggregation, config.component_scaling)
         self.reset_parameters(perron_root)
 
     @classmethod
     def for_graph(cls, config: ModelConfig, data: "Data", out_channels: int) -> "DeepGNN":
         """A model for ``data`` whose initialisation uses the Perron root of the graph's operator."""
-        operator = AggregationOperator.from_data(data, config.aggregation, config.residual_aggregation)
+        operator = AggregationOperator.from_data(data, config.aggregation, config.residual_aggregation,
+                                                 component_scaling=config.component_scaling)
         return cls(config, data.num_features, out_channels, perron_root=operator.perron_root())
 
     def reset_parameters(self, perron_root: float | None = None) -> None:
@@ -192,6 +193,10 @@ class DeepGNN(nn.Module):
             if edge_index is None:
                 raise ValueError("DeepGNN needs an edge_index or an operator")
             operator = self.operator_for(edge_index, x)
+        elif operator.component_scaling != self.config.component_scaling:
+            raise ValueError(f"the operator has component_scaling={operator.component_scaling!r} but the model's "
+                             f"config asks for {self.config.component_scaling!r}: build it with "
+                             "AggregationOperator.from_data(data, ..., component_scaling=config.component_scaling)")
         if isinstance(x, SparseFeatures):
             z = x.linear(self.encoder.weight, self.encoder.bias)
         else:
