@@ -452,7 +452,8 @@ def test_reversible_blocks_keep_no_activations_for_the_backward_pass(make_er):
     config = ModelConfig(depth=64, width=32, residual="fixup")
     reversible = DeepGNN(config.replace(memory="reversible"), 8, 3)
     inputs = []
-    hooks = [block.register_forward_pre_hook(lambda module, args: inputs.append(args[0])) for block in reversible.blocks]
+    hooks = [block.register_forward_pre_hook(lambda module, args: inputs.append(args[0]))
+             for block in reversible.blocks]
     saved = _saved_bytes(reversible, x, edge_index)
     for hook in hooks:
         hook.remove()
@@ -526,7 +527,8 @@ def _component_scales(make_er, scaling: str) -> tuple[np.ndarray, np.ndarray]:
         torch.manual_seed(seed)
         model = DeepGNN.for_graph(config, Data(x=x, edge_index=edge_index, num_nodes=n), 4).double()
         rows: list[torch.Tensor] = []
-        hooks = [block.register_forward_hook(lambda m, i, out: rows.append(out.pow(2).mean(1))) for block in model.blocks]
+        hooks = [block.register_forward_hook(lambda m, i, out: rows.append(out.pow(2).mean(1)))
+                 for block in model.blocks]
         with torch.no_grad():
             model(x, edge_index)
         for hook in hooks:

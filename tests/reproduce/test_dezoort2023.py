@@ -79,7 +79,8 @@ def test_the_full_combination_must_beat_every_pair_and_single_fix():
 
 def test_ranking_orders_by_mean_then_by_seeds_that_reached_the_target_and_ties_share_a_rank():
     nan = float("nan")
-    other = {"gnn_he + fixup": [10] * 5, "glorot + fixup": [5, nan, 5, 5, 5], "glorot + a=0.5 + fixup": [7, nan, nan, 7, 7]}
+    other = {"gnn_he + fixup": [10] * 5, "glorot + fixup": [5, nan, 5, 5, 5],
+             "glorot + a=0.5 + fixup": [7, nan, nan, 7, 7]}
     frame = synthetic_results([10] * 5, [nan] * 5, other_epochs=other)
     table = ranking(frame[frame["depth"] == 32]).set_index("combination")
     assert table.loc["gnn_he + a=0.5 + fixup", "rank"] == table.loc["gnn_he + fixup", "rank"] == 1
