@@ -388,3 +388,73 @@ def test_sparse_features_linear_matches_dense_with_gradients():
     ((x @ weight.t() + bias) * probe).sum().backward()
     assert torch.allclose(features.linear(weight, bias), x @ weight.t() + bias)
     assert torch.allclose(sparse_grad, weight.grad)
+
+
+# --- component scaling (disconnected graphs) ------------------------------------------------------
+
+
+def disconnected_graph(make_er, directed=False):
+    """A 60-node Erdos-Renyi graph (connected) plus paths of 2, 3 and 5 nodes and an isolated node."""
+    parts, n = [make_er(60, 0.1, seed=3, directed=directed)], 60
+    for size in (2, 3, 5):
+        ids = torch.arange(n, n + size)
+        parts.append(torch.stack([torch.cat([ids[:-1], ids[1:]]), torch.cat([ids[1:], ids[:-1]])]))
+        n += size
+    return torch.cat(parts, dim=1), n + 1
+
+
+def weak_components(dense: np.ndarray) -> list[list[int]]:
+    """Connected components of the pattern of ``dense`` (either direction), by depth-first search."""
+    linked, seen, components = (dense != 0) | (dense.T != 0), set(), []
+    for start in range(len(dense)):
+        if start in seen:
+            continue
+        stack, members = [start], []
+        seen.add(start)
+        while stack:
+            node = stack.pop()
+            members.append(node)
+            for other in np.nonzero(linked[node])[0].tolist():
+                if other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        components.append(sorted(members))
+    return components
+
+
+@pytest.mark.parametrize("directed", [False, True])
+@pytest.mark.parametrize("a", [0.0, 0.3])
+def test_component_scaling_gives_every_block_the_graphs_perron_root(make_er, dense_operator, directed, a):
+    edge_index, n = disconnected_graph(make_er, directed)
+    reference = dense_operator(edge_index, n, "sum", a)
+    root = float(np.abs(np.linalg.eigvals(reference)).max())
+    operator = AggregationOperator(edge_index, n, "sum", a, dtype=torch.float64, component_scaling="perron")
+    scaled = operator.to_dense().numpy()
+    components = weak_components(reference)
+    assert len(components) == 5
+    for members in components:
+        block = np.ix_(members, members)
+        block_root = float(np.abs(np.linalg.eigvals(reference[block])).max())
+        np.testing.assert_allclose(scaled[block], reference[block] * root / block_root, rtol=1e-7)
+        assert float(np.abs(np.linalg.eigvals(scaled[block])).max()) == pytest.approx(root, rel=1e-7)
+    giant = np.ix_(components[0], components[0])
+    assert np.array_equal(scaled[giant], reference[giant].astype(np.float64))  # the dominant block is untouched
+    assert operator.perron_root() == pytest.approx(root, rel=1e-7)
+    assert np.count_nonzero(scaled) == np.count_nonzero(reference)  # nothing links the components
+
+
+@pytest.mark.parametrize("kind", ["gcn", "mean"])
+def test_component_scaling_changes_nothing_where_every_component_has_root_one(make_er, kind):
+    edge_index, n = disconnected_graph(make_er)
+    plain = AggregationOperator(edge_index, n, kind, 0.3, dtype=torch.float64)
+    scaled = AggregationOperator(edge_index, n, kind, 0.3, dtype=torch.float64, component_scaling="perron")
+    assert torch.equal(plain.to_dense(), scaled.to_dense())
+
+
+def test_component_scaling_leaves_a_connected_graph_as_it_is(make_er):
+    edge_index = make_er(60, 0.1, seed=3)
+    plain = AggregationOperator(edge_index, 60, "sum", 0.3, dtype=torch.float64)
+    scaled = AggregationOperator(edge_index, 60, "sum", 0.3, dtype=torch.float64, component_scaling="perron")
+    assert torch.equal(plain.to_dense(), scaled.to_dense())
+    with pytest.raises(ValueError, match="component_scaling must be one of none, perron; got 'giant'"):
+        AggregationOperator(edge_index, 60, "sum", component_scaling="giant")

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .graph import AGGREGATIONS
+from .graph import AGGREGATIONS, COMPONENT_SCALINGS
 
 RESIDUALS = ("none", "plain", "fixup")
 INITS = ("gnn_he", "kaiming", "glorot", "fixup")
@@ -102,6 +102,8 @@ class ModelConfig(Config):
         dropout: dropout probability on each block's input features.
         memory: ``full``, ``checkpoint`` (recompute segments of sqrt(L) blocks) or
             ``reversible`` (grouped reversible blocks, memory constant in depth).
+        component_scaling: ``none``, or ``perron``: scale each connected component's block of
+            ``A_a`` so that its Perron root equals the graph's (see ``AggregationOperator``).
     """
 
     depth: int = option(32, "Number of message-passing blocks L.", low=1)
@@ -125,6 +127,9 @@ class ModelConfig(Config):
     dropout: float = option(0.0, "Dropout on each block's input.", low=0.0, high=0.99)
     memory: str = option("full", "full; checkpoint: recompute segments of sqrt(L) blocks; reversible: grouped "
                                  "reversible blocks (activation memory constant in depth).", choices=MEMORY_MODES)
+    component_scaling: str = option("none", "Disconnected graphs: perron scales each connected component's block "
+                                            "of A_a so its Perron root is the graph's (gnn_he then keeps every "
+                                            "component's scale); none leaves A_a as is.", choices=COMPONENT_SCALINGS)
 
     def __post_init__(self) -> None:
         check_number("depth", self.depth, 1, integer=True)
@@ -150,6 +155,7 @@ class ModelConfig(Config):
         if self.dropout == 1.0:
             raise ConfigError("dropout must be below 1 (dropout=1 removes every feature)")
         check_choice("memory", self.memory, MEMORY_MODES)
+        check_choice("component_scaling", self.component_scaling, COMPONENT_SCALINGS)
         if self.memory == "reversible":
             if self.residual == "none":
                 raise ConfigError("memory=reversible needs residual blocks (residual=plain or fixup)")

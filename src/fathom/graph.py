@@ -10,6 +10,18 @@ For a graph with adjacency ``Adj`` (``Adj[i, j] = 1`` when an edge ``j -> i`` ex
 and the residual aggregation operator of DeZoort & Hanin (2023) is
 ``A_a = (1 - a) A + a I`` for ``a`` in ``[0, 1]``.
 
+Disconnected graphs (``component_scaling="perron"``): ``A_a`` is block-diagonal over the connected
+components ``c``, and ``gnn_he``'s ``C_W = 2 / lambda_1(A_a)^2`` keeps the scale of order one only
+in the components whose Perron root ``lambda_c`` equals the graph's ``lambda_1``. Once a
+component's features are correlated its squared scale changes by ``C_W lambda_c^2 / 2 =
+(lambda_c / lambda_1)^2`` per layer, so under ``sum`` aggregation a small component of Cora
+(``lambda_c`` down to 1 for an isolated node, against 15.4) vanishes within a few layers. A shared
+``W`` cannot have a variance per component; instead the option scales each component's block by
+``s_c = lambda_1(A_a) / lambda_c(A_a)``, so that every block has the Perron root ``lambda_1(A_a)``
+and the same ``C_W`` is right for all of them. The component holding ``lambda_1`` (and every
+connected graph) is left as it is. For ``gcn`` and ``mean`` every component already has
+``lambda_c = 1``, so the option changes nothing there.
+
 The operator is built once per graph (normalised once, stored as CSR together with its
 transpose) and shared by every layer; layers never re-normalise.
 """
@@ -27,6 +39,7 @@ if TYPE_CHECKING:
     from torch_geometric.data import Data
 
 AGGREGATIONS = ("gcn", "mean", "sum")
+COMPONENT_SCALINGS = ("none", "perron")  # see AggregationOperator: per-component Perron-root scaling
 
 
 def validate_edge_index(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -136,6 +149,8 @@ class AggregationOperator:
         num_nodes: number of nodes ``N``; inferred as ``max(edge_index) + 1`` when omitted.
         kind: ``"gcn"``, ``"mean"`` or ``"sum"`` (see the module docstring).
         residual: the residual-aggregation weight ``a`` in ``[0, 1]`` (``0`` gives ``A``).
+        component_scaling: ``"none"``, or ``"perron"``: scale each (weakly) connected component's
+            block so that its Perron root equals the graph's (see the module docstring).
         dtype, device: of the stored sparse matrices.
     """
 
@@ -148,9 +163,13 @@ class AggregationOperator:
         *,
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
+        component_scaling: str = "none",
     ) -> None:
         if kind not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}; got {kind!r}")
+        if component_scaling not in COMPONENT_SCALINGS:
+            raise ValueError(f"component_scaling must be one of {', '.join(COMPONENT_SCALINGS)}; "
+                             f"got {component_scaling!r}")
         residual = float(residual)
         if not (0.0 <= residual <= 1.0):
             raise ValueError(f"residual_aggregation a must lie in [0, 1]; got {residual}")
@@ -168,6 +187,8 @@ class AggregationOperator:
         self.device = torch.device(device) if device is not None else edge_index.device
         self._rows, self._cols, self._base_values = self._normalised_coo(edge_index.cpu())
         self._base_perron_root: float | None = None
+        self.component_scaling = component_scaling
+        self._components: tuple[Tensor, Tensor] | None = None
         self._build_matrices()
 
     @classmethod
@@ -203,10 +224,63 @@ class AggregationOperator:
         )
         return rows, cols, values
 
-    def _build_matrices(self) -> None:
-        a, n = self.residual, self.num_nodes
+    def _values(self) -> Tensor:
+        """float64 values of ``A_a`` at ``(rows, cols)``, each component's block scaled if asked."""
+        a = self.residual
         values = (1.0 - a) * self._base_values + a * (self._rows == self._cols).double()
-        values = values.to(self.dtype)
+        if self.component_scaling == "perron" and self.kind == "sum":  # gcn, mean: every lambda_c = 1
+            values = values * self.component_scales()[self._rows]
+        return values
+
+    def component_scales(self) -> Tensor:
+        """Per node, the factor ``s_c = lambda_1(A_a) / lambda_c(A_a)`` of its component's block
+        (float64; 1 in the component holding ``lambda_1``). See the module docstring."""
+        labels, roots = self.component_roots()
+        a = self.residual
+        scales = self.perron_root() / ((1.0 - a) * roots + a)
+        scales[roots >= roots.max() * (1 - 1e-6)] = 1.0  # the dominant component stays exactly as it is
+        return scales[labels]
+
+    def component_roots(self, tol: float = 1e-9, max_iter: int = 20000) -> tuple[Tensor, Tensor]:
+        """``(labels, roots)``: each node's weakly connected component and each component's Perron
+        root ``lambda_c(A)`` (no residual), the largest over the strongly connected components it
+        holds (Collatz-Wielandt brackets per component, as in :meth:`perron_root`). Cached."""
+        if self._components is None:
+            from scipy.sparse.csgraph import connected_components
+
+            pattern = self._pattern()
+            count, weak = connected_components(pattern, directed=True, connection="weak")
+            strong_count, strong = connected_components(pattern, directed=True, connection="strong")
+            strong = torch.from_numpy(strong).long()
+            inside = strong[self._rows] == strong[self._cols]
+            blocks = _csr(self._rows[inside], self._cols[inside], self._base_values[inside], self.num_nodes)
+            x = torch.ones(self.num_nodes, 1, dtype=torch.float64)
+            for _ in range(max_iter):
+                y = blocks @ x
+                ratios = (y / x).squeeze(1)
+                lower = _per_component(ratios, strong, strong_count, "amin")
+                upper = _per_component(ratios, strong, strong_count, "amax")
+                x = y / _per_component(y.squeeze(1), strong, strong_count, "amax")[strong].unsqueeze(1)
+                if bool(((upper - lower) <= tol * upper).all()):
+                    break
+            else:
+                warnings.warn(f"per-component power iteration did not reach tol={tol} in {max_iter} steps")
+            weak = torch.from_numpy(weak).long()
+            owner = torch.zeros(strong_count, dtype=torch.long).scatter_(0, strong, weak)  # weak label of each
+            roots = _per_component(0.5 * (lower + upper), owner, count, "amax")
+            self._components = (weak, roots)
+        return self._components
+
+    def _pattern(self):
+        from scipy.sparse import coo_matrix
+
+        n = self.num_nodes
+        return coo_matrix((torch.ones(self._rows.numel()).numpy(), (self._rows.numpy(), self._cols.numpy())),
+                          shape=(n, n))
+
+    def _build_matrices(self) -> None:
+        n = self.num_nodes
+        values = self._values().to(self.dtype)
         self.matrix = _csr(self._rows, self._cols, values, n).to(self.device)
         if self.is_symmetric:
             self.matrix_t = self.matrix
@@ -285,8 +359,7 @@ class AggregationOperator:
             if self.is_symmetric:
                 self._spectral_norm = self.perron_root()
             else:
-                a = self.residual
-                values = (1.0 - a) * self._base_values + a * (self._rows == self._cols).double()
+                values = self._values()
                 matrix = _csr(self._rows, self._cols, values, self.num_nodes)
                 matrix_t = _csr(self._cols, self._rows, values, self.num_nodes)
                 x = torch.full((self.num_nodes, 1), self.num_nodes ** -0.5, dtype=torch.float64)
@@ -375,20 +448,16 @@ class AggregationOperator:
         return new_estimate
 
     def _component_power_iteration(self, tol: float, max_iter: int) -> float:
-        from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
 
         n = self.num_nodes
-        pattern = coo_matrix((torch.ones(self._rows.numel()).numpy(), (self._rows.numpy(), self._cols.numpy())),
-                             shape=(n, n))
-        count, labels = connected_components(pattern, directed=True, connection="strong")
+        count, labels = connected_components(self._pattern(), directed=True, connection="strong")
         component = torch.from_numpy(labels).long()
         inside = component[self._rows] == component[self._cols]
         blocks = _csr(self._rows[inside], self._cols[inside], self._base_values[inside], n)
 
         def per_component(values: Tensor, reduce: str) -> Tensor:
-            start = values.new_full((count,), -math.inf if reduce == "amax" else math.inf)
-            return start.scatter_reduce(0, component, values, reduce=reduce)
+            return _per_component(values, component, count, reduce)
 
         x = torch.ones(n, 1, dtype=torch.float64)  # stays positive: every block has a positive diagonal
         for _ in range(max_iter):
@@ -405,11 +474,18 @@ class AggregationOperator:
         return 0.5 * (lower + upper)
 
     def __repr__(self) -> str:
+        scaling = "" if self.component_scaling == "none" else f", component_scaling={self.component_scaling!r}"
         return (
-            f"AggregationOperator(kind={self.kind!r}, residual={self.residual}, "
+            f"AggregationOperator(kind={self.kind!r}, residual={self.residual}{scaling}, "
             f"num_nodes={self.num_nodes}, nnz={self.num_entries}, dtype={self.dtype}, "
             f"device={self.matrix.device})"
         )
+
+
+def _per_component(values: Tensor, component: Tensor, count: int, reduce: str) -> Tensor:
+    """``reduce`` (``amin`` | ``amax``) of ``values`` over the nodes of each of ``count`` components."""
+    start = values.new_full((count,), -math.inf if reduce == "amax" else math.inf)
+    return start.scatter_reduce(0, component, values, reduce=reduce)
 
 
 class OperatorCache:
@@ -419,9 +495,10 @@ class OperatorCache:
     ``cached=True``; converted to the dtype and device of the features it is asked for.
     """
 
-    def __init__(self, kind: str, residual: float) -> None:
+    def __init__(self, kind: str, residual: float, component_scaling: str = "none") -> None:
         self.kind = kind
         self.residual = float(residual)
+        self.component_scaling = component_scaling
         self._key: tuple[Tensor, int] | None = None
         self._operator: AggregationOperator | None = None
 
@@ -430,7 +507,8 @@ class OperatorCache:
         if self._operator is None or self._key is None or self._key[0] is not edge_index \
                 or self._key[1] != num_nodes:
             self._operator = AggregationOperator(edge_index, num_nodes, self.kind, self.residual,
-                                                 dtype=x.dtype, device=x.device)
+                                                 dtype=x.dtype, device=x.device,
+                                                 component_scaling=self.component_scaling)
             self._key = (edge_index, num_nodes)
         elif self._operator.dtype != x.dtype or self._operator.matrix.device != x.device:
             self._operator = self._operator.to(x.device, x.dtype)

@@ -74,10 +74,20 @@ def final(metric, config, seeds=(0, 1)):
 VANILLA = ModelConfig(depth=64, width=64, residual="none", residual_aggregation=0.0, init="gnn_he")
 
 
+# "No exponential trend at depth" (DeZoort brief): M(64)/M(21) within [0.2, 5], i.e. |log| <= 1.61.
+# The limit is not exact: once features are correlated each layer multiplies M by a random factor whose
+# log has variance of order 1/width. Measured on GRAPH over seeds 0-11, the log of one seed's ratio has
+# standard deviation 1.9 at width 64 (2-seed averages fell outside [0.2, 5] in 22 of 66 pairs) and 0.77
+# at width 256; at width 256 the 4-seed average stayed within 0.42-2.96 for all 495 quadruples. Hence
+# width 256 and 4 seeds: a systematic trend (2/||A||_op^2 for mean, He init for sum) leaves the limit by
+# orders of magnitude, seed noise does not reach it.
+SCALE_WIDTH, SCALE_SEEDS = 256, (0, 1, 2, 3)
+
+
 @pytest.mark.parametrize("aggregation", ["gcn", "mean", "sum"])
 def test_gnn_he_keeps_the_scale_of_order_one_to_depth_64(aggregation):
-    moments = final("second_moment", VANILLA.replace(aggregation=aggregation))
-    assert 0.2 <= moments[63] / moments[20] <= 5.0  # no exponential trend at depth (DeZoort brief)
+    moments = final("second_moment", VANILLA.replace(aggregation=aggregation, width=SCALE_WIDTH), SCALE_SEEDS)
+    assert 0.2 <= moments[63] / moments[20] <= 5.0
 
 
 def test_vanilla_features_collapse_with_depth():

@@ -61,9 +61,15 @@ def test_plain_he_with_sum_aggregation_overflows_at_depth_64(small_graph):
 
 
 def test_gnn_he_with_sum_aggregation_trains_at_depth_64(small_graph):
-    result = run(small_graph, epochs=10, model={"depth": 64, "aggregation": "sum", "init": "gnn_he",
-                                                "residual": "none", "residual_aggregation": 0.0})
+    """Where plain He overflows at init, gnn_he starts at order one and trains at a small lr. (At
+    lr 0.01 one Adam step takes this residual-free model's loss to 1e9: the divergence rule's case.)"""
+    result = run(small_graph, epochs=10, lr=1e-4, model={"depth": 64, "aggregation": "sum", "init": "gnn_he",
+                                                          "residual": "none", "residual_aggregation": 0.0})
     assert not result.summary["diverged"] and result.summary["epochs_run"] == 10
+    assert result.summary["final_train_loss"] < result.summary["initial_train_loss"]
+    exploding = run(small_graph, epochs=10, model={"depth": 64, "aggregation": "sum", "init": "gnn_he",
+                                                   "residual": "none", "residual_aggregation": 0.0})
+    assert exploding.summary["divergence_kind"] == "exploded" and exploding.summary["epochs_run"] == 1
 
 
 def test_nan_features_are_rejected_before_training(small_graph):

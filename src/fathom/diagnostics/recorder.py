@@ -118,7 +118,7 @@ def measure_at_init(config: "ModelConfig", data: Data, seeds: Iterable[int] = (0
     from ..nn import DeepGNN
     from ..runtime import seed_everything
 
-    base = AggregationOperator.from_data(data, config.aggregation, config.residual_aggregation)
+    base = DeepGNN.graph_operator(config, data)
     perron_root = base.perron_root()
     operator = base.to(device)
     direction = dominant_direction(base).to(device) if dominant else None

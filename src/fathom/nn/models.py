@@ -16,7 +16,7 @@ from ..config import ModelConfig
 from ..graph import AggregationOperator, OperatorCache, SparseFeatures
 from ..init import glorot_, gnn_he_, kaiming_
 from .conv import FathomConv
-from .norm import SpectralNormEstimate, bound_weight_, make_norm, raw_weight, settle_weight_bound_
+from .norm import bound_weight_, make_norm, raw_weight, settle_weight_bound_, spectral_norm
 
 if TYPE_CHECKING:
     from torch_geometric.data import Data
@@ -34,7 +34,8 @@ class DeepGNNBlock(nn.Module):
 
     With ``norm="weight"`` the weight is bounded, :math:`\|W\| \le c`; with ``norm="layer"`` the
     residual block is divided by its Lipschitz bound,
-    :math:`Z' = (Z + \beta B(Z)) / (1 + \beta \|A_a\|_2 \|W\|_2)` (Park & Kim 2024).
+    :math:`Z' = (Z + \beta B(Z)) / (1 + \beta \|A_a\|_2 \|W\|_2)` (Park & Kim 2024), with
+    :math:`\|W\|_2` computed exactly on every forward (:func:`fathom.nn.norm.spectral_norm`).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -44,7 +45,7 @@ class DeepGNNBlock(nn.Module):
         self.norm = make_norm(config.norm, config.width)
         if config.norm == "weight":
             bound_weight_(self.conv, config.norm_c, config.norm_bound)
-        self.layer_bound = SpectralNormEstimate(config.width) if config.norm == "layer" else None
+        self.layer_bound = config.norm == "layer"
         self.dropout = config.dropout
         self.residual = config.residual != "none"
         self.branch_scale = config.branch_scale
@@ -52,8 +53,8 @@ class DeepGNNBlock(nn.Module):
     def forward(self, z: Tensor, operator: AggregationOperator) -> Tensor:
         branch = self.norm(self.conv(F.dropout(z, self.dropout, self.training), operator=operator))
         out = z + self.branch_scale * branch if self.residual else branch
-        if self.layer_bound is not None:  # divide by the block's Lipschitz bound 1 + beta ||A_a|| ||W||
-            lipschitz = operator.spectral_norm() * self.layer_bound(self.conv.lin.weight)
+        if self.layer_bound:  # divide by the block's Lipschitz bound 1 + beta ||A_a||_2 ||W||_2
+            lipschitz = operator.spectral_norm() * spectral_norm(self.conv.lin.weight)
             out = out / (1.0 + self.branch_scale * lipschitz)
         return out
 
@@ -129,14 +130,19 @@ class DeepGNN(nn.Module):
         make_block = reversible_block if config.memory == "reversible" else DeepGNNBlock
         self.blocks = nn.ModuleList(make_block(config) for _ in range(config.depth))
         self.head = nn.Linear(config.width, out_channels)
-        self._operators = OperatorCache(config.aggregation, config.residual_aggregation)
+        self._operators = OperatorCache(config.aggregation, config.residual_aggregation, config.component_scaling)
         self.reset_parameters(perron_root)
+
+    @staticmethod
+    def graph_operator(config: ModelConfig, data: "Data") -> AggregationOperator:
+        """The operator ``A_a`` that a model of ``config`` applies on ``data``'s graph."""
+        return AggregationOperator.from_data(data, config.aggregation, config.residual_aggregation,
+                                             component_scaling=config.component_scaling)
 
     @classmethod
     def for_graph(cls, config: ModelConfig, data: "Data", out_channels: int) -> "DeepGNN":
         """A model for ``data`` whose initialisation uses the Perron root of the graph's operator."""
-        operator = AggregationOperator.from_data(data, config.aggregation, config.residual_aggregation)
-        return cls(config, data.num_features, out_channels, perron_root=operator.perron_root())
+        return cls(config, data.num_features, out_channels, perron_root=cls.graph_operator(config, data).perron_root())
 
     def reset_parameters(self, perron_root: float | None = None) -> None:
         """Re-initialise every weight following ``config.init`` (see the class docstring).
@@ -174,9 +180,6 @@ class DeepGNN(nn.Module):
             fixup_(self)
         for conv in self.branch_convs():
             settle_weight_bound_(conv.lin)
-        for block in self.blocks:
-            if getattr(block, "layer_bound", None) is not None:
-                block.layer_bound.converge(block.conv.lin.weight)
         self._operators.clear()
 
     def branch_convs(self) -> Iterator[FathomConv]:
@@ -196,6 +199,10 @@ class DeepGNN(nn.Module):
             if edge_index is None:
                 raise ValueError("DeepGNN needs an edge_index or an operator")
             operator = self.operator_for(edge_index, x)
+        elif operator.component_scaling != self.config.component_scaling:
+            raise ValueError(f"the operator has component_scaling={operator.component_scaling!r} but the model's "
+                             f"config asks for {self.config.component_scaling!r}: build it with "
+                             "DeepGNN.graph_operator(config, data)")
         if isinstance(x, SparseFeatures):
             z = x.linear(self.encoder.weight, self.encoder.bias)
         else:

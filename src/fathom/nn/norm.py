@@ -8,6 +8,9 @@
 - ``layer``: the block output divided by the block's Lipschitz bound,
   ``Z' = (Z + beta A_a act(Z) W) / (1 + beta ||A_a||_2 ||W||_2)`` — for ``gcn``, where
   ``||A_a||_2 = 1``, the brief's ``(X + A X W) / (1 + ||W||_2)`` (see :class:`fathom.nn.DeepGNNBlock`).
+  ``||W||_2`` is computed exactly on every forward (:func:`spectral_norm`), not estimated: a
+  persistent power iteration approaches it from below, and right after an optimizer step that
+  moves the top singular direction it can fall far short, so the block would not be 1-Lipschitz.
 - ``pairnorm`` and ``batchnorm``: PyG's baselines (Zhao & Akoglu 2020; Ioffe & Szegedy 2015),
   applied to each block's branch output.
 """
@@ -21,6 +24,15 @@ from torch.nn.utils import parametrize
 from torch_geometric.nn import BatchNorm, PairNorm
 
 from ..config import NORM_BOUNDS
+
+
+def spectral_norm(weight: Tensor) -> Tensor:
+    """``||W||_2``, the largest singular value, from LAPACK's singular values (exact to rounding).
+
+    Differentiable: ``d||W||_2 / dW = u_1 v_1^T``. It costs one SVD of the (width x width) weight,
+    about one ``N x width`` feature product on a Planetoid graph, per block and forward.
+    """
+    return torch.linalg.matrix_norm(weight, ord=2)
 
 
 class SpectralNormEstimate(nn.Module):

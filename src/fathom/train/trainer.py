@@ -16,7 +16,6 @@ from torch_geometric.data import Data
 
 from ..config import ModelConfig, TrainConfig
 from ..diagnostics.recorder import LAYER_METRICS, measure
-from ..graph import AggregationOperator
 from ..nn import DeepGNN
 from ..runs import write_csv
 from ..runtime import seed_everything
@@ -49,7 +48,7 @@ def train_node_classifier(
         raise ValueError(f"record_every must be a positive number of epochs; got {record_every}")
     task = NodeClassification(data)
     seed_everything(train_config.seed)
-    operator = AggregationOperator.from_data(data, model_config.aggregation, model_config.residual_aggregation)
+    operator = DeepGNN.graph_operator(model_config, data)
     model = DeepGNN(model_config, data.num_features, task.num_classes, perron_root=operator.perron_root())
 
     layer_history: list[dict[str, float]] = []
