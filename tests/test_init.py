@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch_geometric.data import Data
+from torch_geometric.nn import ChebConv, GATConv, GCNConv, GINConv, GraphConv, SAGEConv
+from torch_geometric.nn.models import GAT, GCN, GIN, GraphSAGE
+from torch_geometric.nn.models.basic_gnn import BasicGNN
+from torch_geometric.utils import erdos_renyi_graph
 
-from fathom.init import glorot_, gnn_he_, kaiming_
+from fathom.init import GraphSpectra, gain_of, glorot_, gnn_he_, kaiming_, perron_root_of, principled_
+from fathom.nn import FathomConv, residual_aggregation
 
 FAN_OUT, FAN_IN = 512, 256  # weight shape [fan_out, fan_in]; non-square so swapped fans are caught
 NUM = FAN_OUT * FAN_IN
@@ -106,16 +113,6 @@ def test_gnn_he_gain_scales_the_variance():
 
 
 # --- principled_ on PyG models ---------------------------------------------------------------------
-
-import numpy as np  # noqa: E402
-from torch_geometric.data import Data  # noqa: E402
-from torch_geometric.nn import (ChebConv, GATConv, GCNConv, GINConv, GraphConv, SAGEConv)  # noqa: E402
-from torch_geometric.nn.models import GAT, GCN, GIN, GraphSAGE  # noqa: E402
-from torch_geometric.nn.models.basic_gnn import BasicGNN  # noqa: E402
-from torch_geometric.utils import erdos_renyi_graph  # noqa: E402
-
-from fathom.init import GraphSpectra, gain_of, perron_root_of, principled_  # noqa: E402
-from fathom.nn import FathomConv, residual_aggregation  # noqa: E402
 
 
 class GraphConvGNN(BasicGNN):
