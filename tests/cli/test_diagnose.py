@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from fathom.cli.diagnose import shown_layers
@@ -39,3 +41,41 @@ def test_table_shows_first_and_last_layers():
     assert shown_layers(5) == [1, 2, 3, 4, 5]
     layers = shown_layers(64)
     assert layers[0] == 1 and layers[-1] == 64 and len(layers) == 12
+
+
+def test_diagnose_a_pyg_model_before_and_after_principled(tmp_path):
+    result = runner.invoke(app, ["diagnose", "--model", "torch_geometric.nn.models.GCN", "--model-kwargs",
+                                 "hidden_channels=16,num_layers=8", "--principled", "--seeds", "2",
+                                 "--device", "cpu", "--out", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "GCN (PyG init)" in result.output and "GCN (principled_)" in result.output
+    assert "signal scale" in result.output and "convs.7" in result.output
+    report = json.loads((tmp_path / "diagnostics.json").read_text())
+    assert list(report["runs"]) == ["GCN (PyG init)", "GCN (principled_)"]
+    assert report["model_kwargs"] == {"hidden_channels": 16, "num_layers": 8}
+    assert len(report["runs"]["GCN (principled_)"]["mad"]) == 8 and report["layers"][0] == "convs.0"
+    assert (tmp_path / "diagnostics.png").stat().st_size > 10_000
+
+
+def test_diagnose_a_factory_from_the_users_own_module(tmp_path, monkeypatch):
+    (tmp_path / "my_models.py").write_text(
+        "from torch_geometric.nn.models import GraphSAGE\n"
+        "def make(in_channels, out_channels, depth=4):\n"
+        "    return GraphSAGE(in_channels, 8, depth, out_channels=out_channels)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = runner.invoke(app, ["diagnose", "--model", "my_models:make", "--model-kwargs", "depth=3", "--seeds", "1",
+                                 "--device", "cpu", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((tmp_path / "out" / "diagnostics.json").read_text())["mu"]) == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "no_such_module.Model"], "cannot import 'no_such_module'"),
+    (["--model", "torch_geometric.nn.models.NoSuchGNN"], "has no attribute 'NoSuchGNN'"),
+    (["--model", "torch_geometric.nn.models.GCN", "--model-kwargs", "hidden_channels"], "expected name=value"),
+    (["--model", "torch_geometric.nn.models.GCN", "--model-kwargs", "hidden=3"], "missing 2 required positional arguments"),
+])
+def test_bad_model_paths_are_one_line_errors(tmp_path, args, message):
+    result = runner.invoke(app, ["diagnose", *args, "--out", str(tmp_path)], env={"COLUMNS": "300"})
+    assert result.exit_code == 1 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output

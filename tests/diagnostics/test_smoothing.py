@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from fathom import AggregationOperator
-from fathom.diagnostics import dirichlet_energy, dominant_direction, effective_rank, mean_cosine, mu, second_moment
+from fathom.diagnostics import dirichlet_energy, dominant_direction, effective_rank, mad, mean_cosine, mu, second_moment
 
 PATH = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])  # path 0-1-2-3, undirected
 DEGREES = torch.tensor([2.0, 3.0, 3.0, 2.0], dtype=torch.float64)  # of Adj + I
@@ -80,3 +80,13 @@ def test_effective_rank_of_rank_k_matrices():
     assert effective_rank(low_rank) == pytest.approx(math.exp(-(p * np.log(p)).sum()), rel=1e-9)
     assert 1.0 < effective_rank(low_rank) <= 4.0 + 1e-9
     assert effective_rank(torch.zeros(5, 3)) == 0.0
+
+
+def test_mad_by_hand_on_four_nodes():
+    """Pairs of [1,0], [0,1], [1,1], [2,0]: distances 1 (0-1), 1 - 1/sqrt2 (0-2), 0 (0-3),
+    1 - 1/sqrt2 (1-2), 1 (1-3), 1 - 1/sqrt2 (2-3); their mean is (2 + 3 (1 - 1/sqrt2)) / 6."""
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.0]])
+    assert mad(x) == pytest.approx((2 + 3 * (1 - 1 / math.sqrt(2))) / 6, rel=1e-12)
+    with_zero_row = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])  # zero row: distance 1
+    assert mad(with_zero_row) == pytest.approx((4 + 2 * (1 - 1 / math.sqrt(2))) / 6, rel=1e-12)
+    assert mad(torch.ones(4, 3) * torch.tensor([1.0, 2.0, 3.0])) == pytest.approx(0.0, abs=1e-12)

@@ -30,3 +30,12 @@ def test_explosion_without_residuals_and_expansion_with_them():
     assert "grows" in findings[0].line()
     residual = verdict(exploding, CONFIG.replace(residual="plain"))
     assert "gradient expansion" in modes(residual) and "--residual fixup" in residual[3].line()
+
+
+def test_without_a_config_remedies_are_library_calls_and_depth_comes_from_the_metrics():
+    findings = verdict(metrics([1.0, 1e-3, 1e-6], [0.5, 0.9, 0.99], [0.01, 0.5, 0.9], [50.0, 5.0, 1.0]))
+    assert modes(findings) == {"signal scale", "feature collapse", "gradient oversmoothing",
+                               "gradient explosion/expansion"}
+    lines = "\n".join(finding.line() for finding in findings)
+    assert "principled_" in lines and "residual_aggregation" in lines and "layer 1 to 3" in lines
+    assert "--" not in lines

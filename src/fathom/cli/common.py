@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..data import DatasetError, get_spec, load_dataset
 
@@ -22,7 +23,7 @@ def default_out(command: str, dataset: str) -> Path:
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` in one line; raise the returned exit to stop with ``code``."""
-    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
@@ -17,7 +19,7 @@ from ..report import plot_layer_metrics
 from ..runs import environment, write_json
 from ..runtime import resolve_device
 from . import options as opt
-from .common import default_out, load_or_exit
+from .common import default_out, fail, load_or_exit
 
 console = Console()
 
@@ -49,6 +51,15 @@ def diagnose(
              "eigenvector (D^1/2 1 for gcn).")] = "constant",
     device: opt.Device = "auto",
     out: opt.Out = None,
+    model: Annotated[Optional[str], typer.Option(
+        help="Diagnose your own PyG model instead of DeepGNN: a class or factory, as "
+             "torch_geometric.nn.models.GCN or my_module:make_model, called with in_channels and "
+             "out_channels from the data plus --model-kwargs. Every MessagePassing layer is probed; "
+             "the DeepGNN model flags are then ignored.")] = None,
+    model_kwargs: Annotated[str, typer.Option(
+        help='Keyword arguments of --model, "name=value,...", e.g. "hidden_channels=64,num_layers=32".')] = "",
+    principled: Annotated[bool, typer.Option(
+        help="With --model: also measure it after fathom.init.principled_ (before/after in one run).")] = False,
     *,
     model_config: ModelConfig,
 ) -> None:
@@ -58,6 +69,11 @@ def diagnose(
     modes show; add --init gnn_he, --residual fixup or --residual-aggregation to see each fix.
     Writes diagnostics.json (per-layer lists, means over seeds) and diagnostics.png.
     """
+    if model is not None:
+        _diagnose_model(model, model_kwargs, principled, dataset, data_root, seed, seeds, direction, device, out)
+        return
+    if principled:
+        raise typer.BadParameter("--principled applies to a --model")
     base = model_config
     specs = [*(compare or []), *ctx.args] if compare else []
     if ctx.args and not compare:
@@ -108,4 +124,100 @@ def layer_table(label: str, config: ModelConfig, metrics: dict[str, list[float]]
         table.add_column(column, justify="right")
     for layer in shown_layers(config.depth):
         table.add_row(str(layer), *(f"{metrics[c][layer - 1]:.3g}" for c in TABLE_COLUMNS))
+    return table
+
+
+# --- any PyG model (--model) -----------------------------------------------------------------------
+
+PROBE_COLUMNS = ("second_moment", "mu", "dirichlet_energy", "mad", "effective_rank", "grad_norm", "grad_mu_ratio")
+
+
+def load_factory(path: str):
+    """``package.module.Name`` or ``package.module:name`` -> the object it names (one-line errors)."""
+    module_name, _, attribute = path.partition(":") if ":" in path else path.rpartition(".")
+    if not module_name or not attribute:
+        raise fail(f"model {path!r}: expected package.module.Name or package.module:factory")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise fail(f"model {path!r}: cannot import {module_name!r} ({error})") from error
+    factory = module
+    for part in attribute.split("."):
+        if not hasattr(factory, part):
+            raise fail(f"model {path!r}: {module_name!r} has no attribute {attribute!r}")
+        factory = getattr(factory, part)
+    if not callable(factory):
+        raise fail(f"model {path!r}: {attribute!r} is not callable")
+    return factory
+
+
+def parse_kwargs(spec: str) -> dict[str, object]:
+    """``"hidden_channels=64,act=relu,jk=None"`` -> ``{"hidden_channels": 64, "act": "relu", "jk": None}``."""
+    kwargs: dict[str, object] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise fail(f"model kwargs {spec!r}: expected name=value, got {item!r}")
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            value = {"true": True, "false": False, "none": None}.get(text.strip().lower(), text.strip())
+        kwargs[key.strip()] = value
+    return kwargs
+
+
+def _diagnose_model(path: str, model_kwargs: str, principled: bool, dataset: str, data_root, seed: int,
+                    seeds: int, direction: str, device: str, out) -> None:
+    from ..data import num_classes
+    from ..diagnostics import probe
+    from ..init import principled_
+
+    factory, kwargs = load_factory(path), parse_kwargs(model_kwargs)
+    data = load_or_exit(dataset, data_root, seed)
+    device_name = str(resolve_device(device))
+    data = data.to(device_name)
+    out = Path(out or default_out("diagnose", dataset))
+    seed_list = list(range(seed, seed + seeds))
+    name = path.replace(":", ".").rsplit(".", 1)[-1]
+
+    def build():
+        try:
+            return factory(in_channels=data.num_features, out_channels=num_classes(data), **kwargs).to(device_name)
+        except TypeError as error:
+            raise fail(f"model {path!r} with {kwargs}: {error}") from error
+
+    makers = {f"{name} (PyG init)": build}
+    if principled:
+        makers[f"{name} (principled_)"] = lambda: principled_(build(), data)
+    probes = {}
+    for label, make in makers.items():
+        with console.status(f"probing {label} ({seeds} seeds)"):
+            try:
+                probes[label] = probe(make, data, seeds=seed_list, dominant=direction == "dominant")
+            except ValueError as error:
+                raise fail(f"{label}: {error}") from error
+        console.print(probe_table(label, probes[label]))
+        for finding in probes[label].findings:
+            style = "red" if finding.present else "green"
+            console.print(f"[{style}]{escape(finding.line())}[/{style}]")
+        console.print()
+    first = next(iter(probes.values()))
+    result = {**first.to_dict(), "model": path, "model_kwargs": kwargs, "dataset": dataset, "mu_direction": direction,
+              "runs": {label: result.to_dict() for label, result in probes.items()}}
+    write_json(out / "diagnostics.json", result)
+    write_json(out / "env.json", environment(seed, device_name))
+    plot = plot_layer_metrics({label: result.metrics for label, result in probes.items()}, out / "diagnostics.png",
+                              LAYER_METRICS, title=f"{dataset}: {name} per layer at initialisation "
+                                                   f"(mean of {seeds} seeds)")
+    console.print(f"wrote {out / 'diagnostics.json'} and {plot}")
+
+
+def probe_table(label: str, result) -> Table:
+    table = Table(title=f"{label}: {len(result.layers)} message-passing layers")
+    table.add_column("layer", justify="right")
+    table.add_column("module")
+    for column in PROBE_COLUMNS:
+        table.add_column(column, justify="right")
+    for row in result.rows(PROBE_COLUMNS, shown_layers(len(result.layers))):
+        table.add_row(str(row["layer"]), row["name"], *(f"{row[c]:.3g}" for c in PROBE_COLUMNS))
     return table

@@ -12,9 +12,9 @@ from torch_geometric.data import Data
 
 from ..graph import AggregationOperator
 from .gradients import grad_mu, grad_mu_ratio, grad_norm
-from .smoothing import dirichlet_energy, dominant_direction, effective_rank, mean_cosine, mu, second_moment
+from .smoothing import dirichlet_energy, dominant_direction, effective_rank, mad, mean_cosine, mu, second_moment
 
-FEATURE_METRICS = ("second_moment", "mu", "dirichlet_energy", "mean_cosine", "effective_rank")
+FEATURE_METRICS = ("second_moment", "mu", "dirichlet_energy", "mad", "mean_cosine", "effective_rank")
 GRADIENT_METRICS = ("grad_norm", "grad_mu", "grad_mu_ratio", "weight_grad_norm")
 LAYER_METRICS = FEATURE_METRICS + GRADIENT_METRICS
 
@@ -72,6 +72,7 @@ def layer_metrics(features: list[Tensor], gradients: list[Tensor | None], operat
         metrics["second_moment"].append(second_moment(x))
         metrics["mu"].append(mu(x, direction))
         metrics["dirichlet_energy"].append(dirichlet_energy(x, operator))
+        metrics["mad"].append(mad(x))
         metrics["mean_cosine"].append(mean_cosine(x))
         metrics["effective_rank"].append(effective_rank(x))
         g = gradients[k]
@@ -129,5 +130,10 @@ def measure_at_init(config: "ModelConfig", data: Data, seeds: Iterable[int] = (0
         runs.append(measure(model, data, operator, direction))
     if not runs:
         raise ValueError("measure_at_init needs at least one seed")
-    return {name: [sum(run[name][k] for run in runs) / len(runs) for k in range(config.depth)]
-            for name in LAYER_METRICS}
+    return mean_over_runs(runs)
+
+
+def mean_over_runs(runs: list[dict[str, list[float]]]) -> dict[str, list[float]]:
+    """Layer-by-layer means of the metrics of several runs (seeds) of the same model."""
+    return {name: [sum(run[name][k] for run in runs) / len(runs) for k in range(len(runs[0][name]))]
+            for name in runs[0]}

@@ -77,6 +77,18 @@ def mean_cosine(x: Tensor) -> float:
     return float((total @ total - units.pow(2).sum()) / (n * (n - 1)))
 
 
+def mad(x: Tensor) -> float:
+    """Mean average distance (Chen et al. 2020): the mean cosine distance over ordered node pairs,
+    ``1/(N(N-1)) sum_(a != b) (1 - cos(x_a, x_b)) = 1 - mean_cosine(x)``.
+
+    0 when every node's features point the same way (oversmoothed), 1 for orthogonal features.
+    Chen et al.'s code averages each node's row over its non-zero distances; distances between
+    distinct nodes are not exactly zero in floating point, so that is the mean over pairs here.
+    A zero row has distance 1 to every other row, as its cosine is 0.
+    """
+    return 1.0 - mean_cosine(x)
+
+
 def effective_rank(x: Tensor) -> float:
     """``exp(H(p))`` with ``p_i = s_i / sum s`` the normalised singular values (Roy & Vetterli 2007).
 
