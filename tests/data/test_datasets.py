@@ -81,7 +81,7 @@ def test_a_truncated_processed_file_says_to_delete_processed(copy_raw, tmp_path)
 def test_a_raw_folder_missing_a_file_names_it(copy_raw, tmp_path, offline):
     raw = copy_raw("wisconsin")
     (raw / "wisconsin_split_0.6_0.2_7.npz").unlink()
-    with pytest.raises(DatasetNotFoundError, match=r"wisconsin: .*webkb/wisconsin/raw lacks wisconsin_split_0.6_0.2_7.npz"):
+    with pytest.raises(DatasetNotFoundError, match=r"wisconsin: .*/wisconsin/raw lacks wisconsin_split_0.6_0.2_7.npz"):
         load_dataset("wisconsin", tmp_path)
 
 

@@ -89,8 +89,8 @@ def datasets(data_root: opt.DataRoot = None) -> None:
         table.add_row(*_row(spec, stats, status, approximate[spec.name]))
     console.print(table)
     if any(approximate.values()):
-        console.print("[yellow](approximate)[/yellow]: a raw file differs from the published original (a reconstruction); "
-                      "label results so.")
+        console.print("[yellow](approximate)[/yellow]: a raw file differs from the published original "
+                      "(a reconstruction); label results so.")
     for message in errors:
         console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     if errors:

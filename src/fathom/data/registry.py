@@ -5,7 +5,8 @@ Adding a dataset means adding one entry to :data:`DATASETS`. A file-backed spec 
 that family (``Cora``, ``chameleon/geom_gcn``, or the family folder itself for Actor) and which
 PyG class reads it; :func:`fathom.data.load_dataset` finds the folder and calls the loader.
 
-Feature normalisation follows each dataset's standard protocol (``normalize_features``):
+Each spec records whether its standard protocol row-normalises the features
+(``normalize_features``; ``load_dataset(..., normalize="protocol")`` applies it):
 
 - Planetoid: row-normalised (``NormalizeFeatures``), as GCN (Kipf & Welling 2017) and GCNII
   (Chen et al. 2020) do.

@@ -30,7 +30,8 @@ def measure(name: str, root: str | os.PathLike | None = None) -> dict[str, Any]:
         return {"nodes": sum(graph.num_nodes for graph in loaded), "edges": int(loaded._data.edge_index.size(1)),
                 "features": loaded.num_features, "classes": loaded.num_classes, "graphs": len(loaded)}
     return {"nodes": loaded.num_nodes, "edges": loaded.num_edges, "features": loaded.num_features,
-            "classes": int(loaded.y.max()) + 1, "homophily": float(homophily(loaded.edge_index, loaded.y, method="edge")),
+            "classes": int(loaded.y.max()) + 1,
+            "homophily": float(homophily(loaded.edge_index, loaded.y, method="edge")),
             "duplicates": duplicate_nodes(loaded)}
 
 
