@@ -146,6 +146,8 @@ class DeepGNN(nn.Module):
     only the inputs of segments of ``ceil(sqrt(L))`` blocks and recomputes the rest in the
     backward pass (``O(sqrt(L))`` memory); ``reversible`` uses grouped reversible blocks
     (``O(1)`` in depth). Both are exact: the gradients equal those of the plain computation.
+    Both also hand the C heap's free pages back to the system after every segment of
+    ``ceil(sqrt(L))`` blocks, forward and backward (:func:`release_free_memory`).
 
     Args:
         config: the architecture.
