@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,22 +67,30 @@ def data_root(default: str = "../shared/datasets") -> str:
     return os.environ.get("FATHOM_DATA") or str((here / default).resolve())
 
 
-def train_epochs(model, optimizer, x, operator, y, mask, epochs: int, device) -> tuple[list[float], list[float]]:
-    """One warm-up and ``epochs`` timed training epochs; returns (seconds per timed epoch, every loss)."""
+def train_epochs(model, optimizer, x, operator, y, mask, epochs: int, device,
+                 on_epoch: Callable[[dict[str, float]], None] | None = None) -> tuple[list[float], list[float]]:
+    """One warm-up and ``epochs`` timed training epochs; returns (seconds per timed epoch, every loss).
+
+    ``on_epoch`` gets ``{epoch, loss, seconds, cpu_seconds, peak_rss_mb}`` after each epoch (epoch 0
+    is the warm-up), e.g. to log a long run as it goes."""
     import torch.nn.functional as F
 
     times, losses = [], []
     for step in range(epochs + 1):
         synchronize(device)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x, operator=operator)[mask], y[mask])
         loss.backward()
         optimizer.step()
         synchronize(device)
+        seconds = time.perf_counter() - start
         if step:
-            times.append(time.perf_counter() - start)
+            times.append(seconds)
         losses.append(loss.item())
+        if on_epoch is not None:
+            on_epoch({"epoch": step, "loss": losses[-1], "seconds": seconds,
+                      "cpu_seconds": time.process_time() - start_cpu, "peak_rss_mb": peak_rss_mb()})
     return times, losses
 
 
