@@ -27,11 +27,14 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def load_or_exit(dataset: str, data_root: Path | None, seed: int, split: str | int | None = None):
-    """Load a node-classification dataset, turning a dataset error into one line and exit code 1."""
+def load_or_exit(dataset: str, data_root: Path | None, seed: int, split: str | int | None = None,
+                 features: str = "raw"):
+    """Load a node-classification dataset, turning a dataset error into one line and exit code 1.
+    ``features``: ``raw``, or ``protocol`` (row-normalised where the dataset's protocol does it)."""
     if get_spec(dataset).task != "node":
         raise fail(f"{dataset} is a graph-classification dataset; this command trains on the nodes of one graph")
     try:
-        return load_dataset(dataset, data_root, seed=seed, split=split)
+        return load_dataset(dataset, data_root, seed=seed, split=split,
+                            normalize="protocol" if features == "protocol" else False)
     except DatasetError as error:
         raise fail(str(error)) from error

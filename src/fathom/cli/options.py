@@ -34,6 +34,9 @@ DataRoot = Annotated[Optional[Path], typer.Option(
 Split = Annotated[str, typer.Option(
     help="standard (the dataset's own: Planetoid public, geom-gcn split 0, seeded 60/20/20 for Amazon and "
          "Coauthor), random (seeded 60/20/20), or a geom-gcn split number 0-9.", rich_help_panel=DATA)]
+Features = Annotated[Literal["raw", "protocol"], typer.Option(
+    help="raw features as stored, or protocol: row-normalised where the dataset's standard protocol does it "
+         "(Planetoid and the geom-gcn sets; `fathom datasets` shows which).", rich_help_panel=DATA)]
 Out = Annotated[Optional[Path], typer.Option(
     help="Run directory (default: runs/<command>-<dataset>-<time>).", rich_help_panel=TRAINING)]
 ShowProgress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]

@@ -24,6 +24,7 @@ def train(
     dataset: opt.Dataset = "csbm",
     data_root: opt.DataRoot = None,
     split: opt.Split = "standard",
+    features: opt.Features = "raw",
     out: opt.Out = None,
     record_every: Annotated[Optional[int], typer.Option(
         min=1, help="Record per-layer diagnostics (feature and gradient metrics) at init and every K "
@@ -52,6 +53,7 @@ def train(
         recorded = _recorded_run(resume)
         model_config, train_config = ModelConfig.from_dict(recorded["model"]), TrainConfig.from_dict(recorded["train"])
         dataset, split = recorded["data"]["dataset"], recorded["data"].get("split", "standard")
+        features = recorded["data"].get("features", "raw")
         data_root = data_root or (Path(recorded["data"]["data_root"]) if recorded["data"].get("data_root") else None)
         checkpoint_every = checkpoint_every or recorded.get("checkpoint_every")
         out = resume
@@ -60,13 +62,14 @@ def train(
                    "replace it with --overwrite")
     elif out is not None and out.exists() and not out.is_dir():
         raise fail(f"--out {out} is a file, not a directory")
-    data = load_or_exit(dataset, data_root, train_config.seed, opt.parse_split(split))
+    data = load_or_exit(dataset, data_root, train_config.seed, opt.parse_split(split), features)
     out = out or default_out("train", dataset)
     console.print(describe(data))
     try:
         result = train_node_classifier(
             model_config, train_config, data, out, progress=progress,
-            data_info={"dataset": dataset, "data_root": str(data_root) if data_root else None, "split": split},
+            data_info={"dataset": dataset, "data_root": str(data_root) if data_root else None, "split": split,
+                       "features": features},
             record_every=record_every, checkpoint_every=checkpoint_every, resume=resume is not None)
     except (FileNotFoundError, PermissionError) as error:
         raise fail(str(error)) from error
