@@ -79,3 +79,11 @@ def test_bad_model_paths_are_one_line_errors(tmp_path, args, message):
     result = runner.invoke(app, ["diagnose", *args, "--out", str(tmp_path)], env={"COLUMNS": "300"})
     assert result.exit_code == 1 and message in result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_verdict_remedies_are_shown_as_flags():
+    from fathom.cli.common import as_flags
+
+    assert as_flags("use init=gnn_he and residual connections (residual=fixup)") == \
+        "use --init gnn_he and residual connections (--residual fixup)"
+    assert as_flags("aggregation (residual_aggregation=0.5 or more)") == "aggregation (--residual-aggregation 0.5 or more)"

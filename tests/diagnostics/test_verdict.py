@@ -20,7 +20,8 @@ def test_each_failure_mode_is_named_with_its_remedy():
     findings = verdict(metrics([1.0, 1e-3, 1e-6], [0.5, 0.9, 0.99], [0.01, 0.5, 0.9], [1e-5, 1e-2, 1.0]), CONFIG)
     assert modes(findings) == {"signal scale", "feature collapse", "gradient oversmoothing", "gradient vanishing"}
     lines = "\n".join(finding.line() for finding in findings)
-    assert "--init gnn_he" in lines and "--residual fixup" in lines and "shrinks" in lines
+    assert "init=gnn_he" in lines and "residual=fixup" in lines and "shrinks" in lines
+    assert "--" not in lines  # the library names config fields, the CLI turns them into flags
 
 
 def test_explosion_without_residuals_and_expansion_with_them():
@@ -29,7 +30,7 @@ def test_explosion_without_residuals_and_expansion_with_them():
     assert modes(findings) == {"signal scale", "gradient explosion"}
     assert "grows" in findings[0].line()
     residual = verdict(exploding, CONFIG.replace(residual="plain"))
-    assert "gradient expansion" in modes(residual) and "--residual fixup" in residual[3].line()
+    assert "gradient expansion" in modes(residual) and "residual=fixup" in residual[3].line()
 
 
 def test_without_a_config_remedies_are_library_calls_and_depth_comes_from_the_metrics():

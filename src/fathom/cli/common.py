@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import secrets
 import time
 from pathlib import Path
@@ -10,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from ..config import ModelConfig, TrainConfig
 from ..data import DatasetError, get_spec, load_dataset
 
 console = Console()
@@ -19,6 +22,15 @@ def default_out(command: str, dataset: str) -> Path:
     """``runs/<command>-<dataset>-<time>-<4 random hex digits>``: two runs started in the same
     second get different directories."""
     return Path("runs") / f"{command}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+CONFIG_FIELDS = tuple(f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls))
+
+
+def as_flags(text: str) -> str:
+    """A library message's ``field=value`` (e.g. ``init=gnn_he``) in flag wording (``--init gnn_he``)."""
+    pattern = rf"\b({'|'.join(CONFIG_FIELDS)})=([^\s,;)]+)"
+    return re.sub(pattern, lambda m: f"--{m[1].replace('_', '-')} {m[2]}", text)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -19,7 +19,7 @@ from ..report import plot_layer_metrics
 from ..runs import environment, write_json
 from ..runtime import resolve_device
 from . import options as opt
-from .common import default_out, fail, load_or_exit
+from .common import as_flags, default_out, fail, load_or_exit
 
 console = Console()
 
@@ -91,7 +91,7 @@ def diagnose(
         console.print(layer_table(label, config, runs[label]))
         for finding in verdict(runs[label], config):
             style = "red" if finding.present else "green"
-            console.print(f"[{style}]{escape(finding.line())}[/{style}]")
+            console.print(f"[{style}]{escape(as_flags(finding.line()))}[/{style}]")
         console.print()
 
     first_label, first = next(iter(runs.items()))

@@ -50,7 +50,8 @@ ANY_MODEL_REMEDIES = {
 def verdict(metrics: dict[str, list[float]], config: "ModelConfig | None" = None) -> list[Finding]:
     """The four failure modes of a deep GNN at initialisation, judged from per-layer metrics.
 
-    ``config`` is the :class:`~fathom.ModelConfig` of a ``DeepGNN`` (remedies name its options);
+    ``config`` is the :class:`~fathom.ModelConfig` of a ``DeepGNN`` (remedies name its fields as
+    ``field=value``; the CLI shows them as flags);
     without it (any model, :func:`fathom.diagnostics.probe`) remedies name library calls and
     growing gradients are called explosion/expansion.
     """
@@ -60,10 +61,10 @@ def verdict(metrics: dict[str, list[float]], config: "ModelConfig | None" = None
     growth = last / first if first > 0 else float("inf")
     if growth > SCALE_FACTOR:
         scale = Finding("signal scale", True, f"second moment grows {growth:.3g}x from block 1 to {config.depth}",
-                        "use --init gnn_he (Var W = 2/(fan_in lambda_1(A_a)^2)) instead of " + config.init)
+                        "use init=gnn_he (Var W = 2/(fan_in lambda_1(A_a)^2)) instead of " + config.init)
     elif growth < 1 / SCALE_FACTOR:
         scale = Finding("signal scale", True, f"second moment shrinks to {growth:.3g}x of block 1 by block "
-                        f"{config.depth}", "use --init gnn_he (it keeps the scale of order one)")
+                        f"{config.depth}", "use init=gnn_he (it keeps the scale of order one)")
     else:
         scale = Finding("signal scale", False, f"second moment changes {growth:.3g}x over {config.depth} blocks")
 
@@ -71,26 +72,26 @@ def verdict(metrics: dict[str, list[float]], config: "ModelConfig | None" = None
     collapse = Finding(
         "feature collapse", cosine > COLLAPSED_COSINE, f"final mean pairwise cosine {cosine:.3f} "
         f"(collapsed above {COLLAPSED_COSINE})",
-        "add residual connections with a fixup-type scale (--residual fixup) and/or residual "
-        "aggregation (--residual-aggregation 0.5 or more)")
+        "add residual connections with a fixup-type scale (residual=fixup) and/or residual "
+        "aggregation (residual_aggregation=0.5 or more)")
 
     ratios = [r for r in metrics["grad_mu_ratio"] if r == r]
     low = min(ratios) if ratios else float("nan")
     smoothing = Finding(
         "gradient oversmoothing", bool(ratios) and low < COLLAPSED_GRADIENT_RATIO,
         f"smallest mu(G)/||G|| over blocks {low:.3g} (collapsed below {COLLAPSED_GRADIENT_RATIO})",
-        "residual connections (--residual fixup) keep node gradients distinct")
+        "residual connections (residual=fixup) keep node gradients distinct")
 
     ratio = expansion_ratio(metrics["grad_norm"])
     if ratio > GRADIENT_FACTOR and config.residual != "none":
         gradient = Finding("gradient expansion", True, f"||G_1||/||G_L|| = {ratio:.3g} through residual blocks",
-                           "scale the residual branches down (--residual fixup, beta = 1/sqrt(L))")
+                           "scale the residual branches down (residual=fixup, beta = 1/sqrt(L))")
     elif ratio > GRADIENT_FACTOR:
         gradient = Finding("gradient explosion", True, f"||G_1||/||G_L|| = {ratio:.3g}",
-                           "use --init gnn_he (Perron-root scaled, with the activation's gain)")
+                           "use init=gnn_he (Perron-root scaled, with the activation's gain)")
     elif ratio < 1 / GRADIENT_FACTOR:
         gradient = Finding("gradient vanishing", True, f"||G_1||/||G_L|| = {ratio:.3g}",
-                           "use --init gnn_he and residual connections (--residual fixup)")
+                           "use init=gnn_he and residual connections (residual=fixup)")
     else:
         gradient = Finding("gradient expansion/vanishing", False, f"||G_1||/||G_L|| = {ratio:.3g}")
     return [scale, collapse, smoothing, gradient]
