@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..data import DatasetNotFoundError, describe
+from ..data import DatasetNotFoundError, describe, load_dataset
 from ..linear import depth_profile
 from ..linear.quantities import profile_record
 from ..report import format_number, plot_layer_metrics
 from ..runs import environment, write_json
 from . import options as opt
-from .train import load_or_exit
 
 console = Console()
 
@@ -36,7 +34,11 @@ def linear(
     L(T) - L* <= (L(0) - L*) exp(-4 lambda_T sigma_min^2 T); the rate column is 4 sigma_min^2, per
     unit of lambda_T * T. With --out, writes linear.json and linear.png there.
     """
-    data = load_or_exit(dataset, data_root, seed)
+    try:
+        data = load_dataset(dataset, data_root, seed=seed)
+    except DatasetNotFoundError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from error
     console.print(describe(data))
     with console.status(f"singular values of M_1..M_{depth}"):
         profile = depth_profile(data, depth, aggregation)
@@ -72,29 +74,3 @@ def quantities_table(profile, title: str) -> Table:
 
 def _sigma(summary) -> str:
     return format_number(summary.sigma_min) + (" *" if summary.degenerate else "")
-
-
-def xu2021(
-    quick: Annotated[bool, typer.Option(help="Depths 1, 2, 4, 8, two seeds, shorter runs: a few minutes on one core.")]
-    = False,
-    data_root: opt.DataRoot = None,
-    out: Annotated[Path, typer.Option(help="Output directory: report.md, figures, results.csv/json.")]
-    = Path("runs/reproduce-xu2021"),
-    progress: opt.ShowProgress = True,
-) -> None:
-    """Xu et al. (2021): Theorem 1's bound, and training sped up by skips, depth and true labels.
-
-    Linear and ReLU GCNs (and GIN) with and without skips, depths 1..8 and 16, true vs shuffled
-    labels, Cora and CiteSeer, 5 seeds, full-batch GD on the summed squared loss. Writes
-    OUT/report.md with figures and PASS/FAIL claim checks computed from the runs.
-    """
-    from ..reproduce import xu2021 as experiment
-
-    try:
-        report = experiment.run(out, quick, str(data_root) if data_root else None, progress)
-    except DatasetNotFoundError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from error
-    text = report.read_text()
-    console.print(escape(text[text.index("## Claim checks"):text.index("## Figures")].strip()))
-    console.print(f"report: {report}")
