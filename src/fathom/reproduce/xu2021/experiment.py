@@ -3,9 +3,13 @@ built from the runs (graph quantities, mean curves)."""
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -23,42 +27,85 @@ class Run:
     loss: np.ndarray
     bound: np.ndarray | None = None
 
+    def save(self, path: Path) -> None:
+        """One ``.npz`` per run (row as JSON, loss and bound curves), written atomically."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"loss": self.loss, "row": np.array(json.dumps(self.row, default=_plain))}
+        if self.bound is not None:
+            arrays["bound"] = self.bound
+        temporary = path.with_name(f".{path.name}.tmp")
+        with open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Run":
+        with np.load(path) as stored:
+            return cls(json.loads(str(stored["row"])), stored["loss"],
+                       stored["bound"] if "bound" in stored.files else None)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python ones, for JSON."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def run_id(phase: str, model: str, kind: str, dataset: str, depth: int, skip: bool, labels: str, seed: int,
+           lr: float, steps: int, width: int) -> str:
+    return (f"{phase}-{model}-{OPERATOR_NAMES[kind]}-{dataset}-H{depth}-{'skip' if skip else 'noskip'}-{labels}"
+            f"-s{seed}-lr{lr:g}-n{steps}-w{width}")
+
 
 def _loss_at(loss: list[float], step: int) -> float:
     return loss[step] if step < len(loss) else math.inf  # a diverged run never gets there
 
 
+
+def _checkpoints(steps: int) -> dict[str, int]:
+    return {"quarter": steps // 4, "mid": steps // 2, "three_quarter": 3 * steps // 4, "final": steps}
+
+
 def _row(graph: Graph, model: str, kind: str, depth: int, skip: bool, labels: str, seed: int, phase: str,
-         trajectory: Trajectory, steps: int) -> dict[str, Any]:
+         trajectory: Trajectory, steps: int, width: int) -> dict[str, Any]:
     loss = trajectory.loss
     rises = np.diff(loss) if len(loss) > 1 else np.zeros(1)
     return {
         "phase": phase, "model": model, "operator": OPERATOR_NAMES[kind], "dataset": graph.name, "skip": skip,
-        "depth": depth, "labels": labels, "seed": seed, "lr": trajectory.lr, "steps": steps,
+        "depth": depth, "labels": labels, "seed": seed, "lr": trajectory.lr, "steps": steps, "width": width,
         "status": "diverged" if trajectory.diverged else "ok", "diverged_at": trajectory.diverged_at,
-        "initial_loss": loss[0], "quarter_loss": _loss_at(loss, steps // 4), "mid_loss": _loss_at(loss, steps // 2),
-        "final_loss": _loss_at(loss, steps),
+        "initial_loss": loss[0], **{f"{name}_loss": _loss_at(loss, step) for name, step in _checkpoints(steps).items()},
         "descent": bool(rises.max() <= DESCENT_RTOL * loss[0]) and not trajectory.diverged,
         "max_rise": float(max(rises.max(), 0.0)), "seconds": trajectory.seconds,
     }
 
 
 def linear_run(graph: Graph, problem: LinearProblem, kind: str, labels: str, seed: int, lr: float, steps: int,
-               protocol: Protocol, phase: str) -> Run:
-    """One GD run of the linear GNN, with Theorem 1's bound evaluated at every step."""
+               protocol: Protocol, phase: str, width: int | None = None) -> Run:
+    """One GD run of the linear GNN, with Theorem 1's bound evaluated at every step.
+
+    Records the bound's tightness: ``bound_ratio_<checkpoint> = bound_t / (L(t) - L*)`` at a quarter,
+    half, three quarters and the end of the run (1 = tight; inf once the gap is 0 to rounding).
+    """
+    width = width or protocol.linear_width
     seed_everything(seed)
-    model = LinearizedGNN(graph.data.num_features, protocol.linear_width, graph.classes, problem.depth, problem.skip)
-    trajectory = train_linear(model.double(), problem, graph.targets(labels, seed), lr, steps, protocol.lambda_every)
-    row = _row(graph, "linear", kind, problem.depth, problem.skip, labels, seed, phase, trajectory, steps)
+    model = LinearizedGNN(graph.data.num_features, width, graph.classes, problem.depth, problem.skip)
+    trajectory = train_linear(model.double(), problem, graph.targets(labels, seed), lr, steps, protocol.lambda_every,
+                              track_plain=width == protocol.linear_width)
+    row = _row(graph, "linear", kind, problem.depth, problem.skip, labels, seed, phase, trajectory, steps, width)
     summary = graph.summary(kind, problem.depth, problem.skip, labels, seed)
     row.update(optimal_loss=summary.optimal_loss, sigma_min=summary.sigma_min,
                sigma_min_nonzero=summary.sigma_min_nonzero, degenerate=summary.degenerate,
                label_alignment=summary.label_alignment, lambda_T=min(trajectory.lambda_restricted),
-               lambda_T_plain=min(trajectory.lambda_plain))
+               lambda_T_plain=min(trajectory.lambda_plain) if trajectory.lambda_plain else math.nan)
     if trajectory.diverged:
         return Run(row, np.asarray(trajectory.loss))
     bound = theorem1_bound(trajectory, summary.optimal_loss, summary.sigma_min)
-    row.update(bound_final=bound[-1],
+    gap = np.asarray(trajectory.loss) - summary.optimal_loss
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = {f"bound_ratio_{name}": float(bound[step] / gap[step]) if gap[step] > 0 else math.inf
+                  for name, step in _checkpoints(steps).items()}
+    row.update(bound_final=bound[-1], bound_fraction=float(bound[-1] / gap[0]) if gap[0] > 0 else math.nan,
+               gap_fraction=float(gap[-1] / gap[0]) if gap[0] > 0 else math.nan, **ratios,
                violation=bound_violation(trajectory, summary.optimal_loss, summary.sigma_min),
                violation_nonzero=bound_violation(trajectory, summary.optimal_loss, summary.sigma_min_nonzero))
     return Run(row, np.asarray(trajectory.loss), bound)
@@ -71,7 +118,7 @@ def relu_run(graph: Graph, kind: str, depth: int, skip: bool, labels: str, seed:
     model = LinearizedGNN(graph.data.num_features, protocol.relu_width, graph.classes, depth, skip, "relu")
     trajectory = train_full_graph(model, graph.sparse_x, graph.operators[kind], graph.index,
                                   graph.targets(labels, seed), lr, steps)
-    return Run(_row(graph, "relu", kind, depth, skip, labels, seed, phase, trajectory, steps),
+    return Run(_row(graph, "relu", kind, depth, skip, labels, seed, phase, trajectory, steps, protocol.relu_width),
                np.asarray(trajectory.loss))
 
 
@@ -79,40 +126,59 @@ Config = tuple[Graph, int, bool, tuple[str, ...]]  # graph, depth, skip, label k
 
 
 class Experiment:
-    """Runs the protocol's phases one configuration after another, collecting every run."""
+    """Runs the protocol's phases one configuration after another, collecting every run.
 
-    def __init__(self, protocol: Protocol, graphs: list[Graph], progress: bool) -> None:
-        self.protocol, self.graphs = protocol, graphs
+    With a ``store`` folder each finished run is saved there at once (``<run id>.npz``) and a run
+    already saved is loaded instead of trained: an interrupted experiment resumes where it stopped.
+    """
+
+    def __init__(self, protocol: Protocol, graphs: list[Graph], progress: bool, store: Path | None = None) -> None:
+        self.protocol, self.graphs, self.store = protocol, graphs, store
         self.runs: list[Run] = []
         self.bar = progress_bar(progress)
 
-    def _record(self, task, run: Run) -> Run:
+    def _run(self, task, key: str, train: Callable[[], Run]) -> Run:
+        path = None if self.store is None else self.store / f"{key}.npz"
+        if path is not None and path.exists():
+            run = Run.load(path)
+        else:
+            run = train()
+            if path is not None:
+                run.save(path)
         self.runs.append(run)
         row = run.row
         self.bar.update(task, advance=1, status=f"{row['dataset']} {row['model']} H={row['depth']} "
                                                 f"skip={row['skip']} loss {row['final_loss']:.3g}")
         return run
 
-    def configs(self, depths: Iterable[int], labels: tuple[str, ...]) -> list[Config]:
-        return [(graph, depth, skip, labels) for graph in self.graphs for depth in depths for skip in (False, True)]
+    def configs(self, depths: Iterable[int], labels: tuple[str, ...], skips: tuple[bool, ...] = (False, True),
+                datasets: tuple[str, ...] | None = None) -> list[Config]:
+        return [(graph, depth, skip, labels) for graph in self.graphs if datasets is None or graph.name in datasets
+                for depth in depths for skip in skips]
 
     def linear(self, configs: list[Config], seeds: tuple[int, ...], lr: float, steps: int, phase: str,
-               kind: str = "gcn") -> list[Run]:
-        """Linear runs; the :class:`LinearProblem` is built once per (graph, depth, skip)."""
+               kind: str = "gcn", width: int | None = None) -> list[Run]:
+        """Linear runs; the :class:`LinearProblem` is built once per (graph, depth, skip), when first needed."""
+        width = width or self.protocol.linear_width
         task = self.bar.add_task(f"{phase} linear {OPERATOR_NAMES[kind]} lr={lr:g}",
                                  total=sum(len(c[3]) for c in configs) * len(seeds), status="")
         done = []
         for graph, depth, skip, labels in configs:
-            problem = LinearProblem.build(graph.propagated(kind), depth, skip)
-            done += [self._record(task, linear_run(graph, problem, kind, label, seed, lr, steps, self.protocol, phase))
-                     for label in labels for seed in seeds]
+            problem = functools.cache(lambda: LinearProblem.build(graph.propagated(kind), depth, skip))
+            for label in labels:
+                for seed in seeds:
+                    key = run_id(phase, "linear", kind, graph.name, depth, skip, label, seed, lr, steps, width)
+                    done.append(self._run(task, key, lambda: linear_run(
+                        graph, problem(), kind, label, seed, lr, steps, self.protocol, phase, width)))
         return done
 
     def relu(self, configs: list[Config], seeds: tuple[int, ...], lr: float, steps: int, phase: str,
              kind: str = "gcn") -> list[Run]:
         task = self.bar.add_task(f"{phase} ReLU {OPERATOR_NAMES[kind]} lr={lr:g}",
                                  total=sum(len(c[3]) for c in configs) * len(seeds), status="")
-        return [self._record(task, relu_run(graph, kind, depth, skip, label, seed, lr, steps, self.protocol, phase))
+        return [self._run(task, run_id(phase, "relu", kind, graph.name, depth, skip, label, seed, lr, steps,
+                                       self.protocol.relu_width),
+                          lambda: relu_run(graph, kind, depth, skip, label, seed, lr, steps, self.protocol, phase))
                 for graph, depth, skip, labels in configs for label in labels for seed in seeds]
 
     def choose_lr(self, probe: Callable[[float], list[Run]]) -> float:
@@ -122,22 +188,6 @@ class Experiment:
             if not any(run.row["status"] == "diverged" for run in probe(lr)):
                 return lr
         return candidates[-1]
-
-    def refine(self, runs: list[Run]) -> list[Run]:
-        """Re-check each linear run that broke the bound at ``lr / refine_factor`` over the same time ``T``
-        (gradient descent with a large step is not the gradient flow of Theorem 1)."""
-        p = self.protocol
-        broken = [run.row for run in runs
-                  if run.row["status"] == "diverged" or run.row.get("violation", 0.0) > p.bound_tolerance]
-        task = self.bar.add_task(f"refine lr/{p.refine_factor}", total=len(broken), status="")
-        done = []
-        for row in broken:
-            graph = next(g for g in self.graphs if g.name == row["dataset"])
-            problem = LinearProblem.build(graph.propagated("gcn"), row["depth"], row["skip"])
-            done.append(self._record(task, linear_run(graph, problem, "gcn", row["labels"], row["seed"],
-                                                      row["lr"] / p.refine_factor, row["steps"] * p.refine_factor,
-                                                      p, "refine")))
-        return done
 
 
 def quantities_frame(graphs: list[Graph], protocol: Protocol) -> pd.DataFrame:

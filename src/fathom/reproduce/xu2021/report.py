@@ -16,7 +16,7 @@ from ...runs import environment, write_atomic, write_csv, write_json
 from ..common import choose_protocol, command_line
 from .claims import check_claims
 from .experiment import Experiment, curves_frame, quantities_frame
-from .figures import plot_bound, plot_labels, plot_loss_curves, plot_quantities
+from .figures import plot_bound, plot_labels, plot_late, plot_loss_curves, plot_quantities
 from .protocol import FULL, LABELS, OPERATOR_NAMES, QUICK, Graph, Protocol
 
 def _quantity_table(quantities: pd.DataFrame, dataset: str, operator: str) -> pd.DataFrame:
@@ -60,11 +60,19 @@ def render_report(frame: pd.DataFrame, quantities: pd.DataFrame, claims: list[Cl
     probes = frame[frame["phase"].isin(["probe", "gin"])]
     loss_table = summary_table(main.replace([math.inf], math.nan), ["model", "dataset", "skip", "labels", "depth"],
                                ["quarter_loss", "mid_loss", "final_loss"])
-    refined = frame[frame["phase"] == "refine"]
+    late = frame[frame["phase"] == "late"]
+    late_table = summary_table(late.replace([math.inf], math.nan), ["dataset", "skip", "labels", "depth"],
+                               ["quarter_loss", "mid_loss", "three_quarter_loss", "final_loss"])
+    linear = frame[(frame["model"] == "linear") & frame["phase"].isin(["main", "late", "bind"])
+                   & (frame["operator"] == "GCN")]
+    tightness = summary_table(linear.replace([math.inf], math.nan), ["phase", "dataset", "skip", "depth"],
+                              ["lambda_T", "bound_ratio_quarter", "bound_ratio_mid", "bound_ratio_final",
+                               "bound_fraction", "gap_fraction"])
     lines = [
         "# Xu et al. (ICML 2021): linearized GNNs converge linearly; skips, depth and labels accelerate training",
         "",
-        f"Command: `{command}` — wall time {seconds / 60:.1f} min on {environment_info.get('torch_threads')} "
+        f"Command: `{command}` — wall time of this invocation {seconds / 60:.1f} min (runs already saved under "
+        f"`runs/` are loaded, not retrained) on {environment_info.get('torch_threads')} "
         f"torch thread(s); fathom {environment_info.get('fathom')}, torch {environment_info.get('torch')}, git "
         f"{environment_info.get('git_commit')}. Data: `results.csv` (one row per run), `curves.csv` (mean curves), "
         "`quantities.csv` (graph quantities), `results.json` (protocol, environment, claims). Training time by "
@@ -84,14 +92,24 @@ def render_report(frame: pd.DataFrame, quantities: pd.DataFrame, claims: list[Cl
         + f", {p.linear_steps} steps, lr {learning_rates['linear GCN']:g}. ReLU: depths "
         f"{', '.join(map(str, p.relu_depths))}, true and shuffled labels, {p.relu_steps} steps, lr "
         f"{learning_rates['ReLU GCN']:g}. Seeds {', '.join(map(str, p.seeds))} (initialisation and label shuffle).",
+        f"- Figure 4's protocol (phase `late`): linear GCN, depths {', '.join(map(str, p.late_depths))}, with and "
+        f"without skips, true and shuffled labels, {p.late_steps} steps at the linear lr, seeds "
+        f"{', '.join(map(str, p.late_seeds))}. The paper's curves coincide for the first ~1500 iterations, so its "
+        f"orderings are read late: at steps {3 * p.late_steps // 4} and {p.late_steps}. (The paper's curves start "
+        "near ln 7, which suggests a mean cross-entropy; ours use the summed squared loss of Theorem 1.)",
+        f"- Where the bound binds (phase `bind`): {p.bind_dataset}, linear GCN with skips (sigma_min(G_H) >= 1.35), "
+        f"width {p.bind_width} >= m_x (wider Glorot layers: a larger restricted lambda_T; the plain one is not "
+        f"tracked there, it costs an m_x-column SVD per sample), depths {', '.join(map(str, p.bind_depths))}, true "
+        f"labels, lr {p.bind_lr:g}, {p.bind_steps} steps (T = {p.bind_lr * p.bind_steps:g}), seeds "
+        f"{', '.join(map(str, p.bind_seeds))}.",
         "- The linear runs train on M_l = (S^l X)[train] (the training output depends on the graph only through "
         "them), in the row space of the levels read (B_1's other component never moves under GD); both are exact "
         "and tested against the full-graph forward. lambda_T = running minimum of sigma_min(B_bar V_r)^2 "
         f"(V_r: row space of M_H), sampled every {p.lambda_every} steps — a minimum over samples is >= the true "
         "infimum, so the bound checked is at least as strict as Theorem 1's.",
-        f"- Shuffled labels: a seeded permutation of the training labels (same class counts). \"Faster\" = lower mean "
-        "loss over seeds at both fixed steps, a quarter and half of the run (before the fastest runs reach their "
-        "floor, where orderings would be rounding noise).",
+        "- Shuffled labels: a seeded permutation of the training labels (same class counts). \"Faster\" = lower mean "
+        "loss over seeds at both fixed steps: a quarter and half of the run for the main runs (before the fastest "
+        "reach their floor), three quarters and the end for Figure 4's protocol. Each claim line states its rule.",
         "",
         "## Learning rates",
         "",
@@ -117,18 +135,24 @@ def render_report(frame: pd.DataFrame, quantities: pd.DataFrame, claims: list[Cl
             lines += [f"### {dataset}, {operator}", "", markdown_table(_quantity_table(quantities, dataset, operator)),
                       ""]
     lines += ["## Training loss at the fixed steps (mean ± std over seeds)", "", markdown_table(loss_table), ""]
-    if len(refined):
-        lines += ["## Runs re-checked at a smaller step", "",
-                  markdown_table(refined[["dataset", "depth", "skip", "labels", "seed", "lr", "steps", "final_loss",
-                                          "violation", "descent"]]), ""]
+    if len(late):
+        lines += ["## Figure 4's protocol: training loss at the fixed steps (mean ± std over seeds)", "",
+                  markdown_table(late_table), ""]
+    lines += ["## How tight Theorem 1's bound is (mean ± std over seeds)", "",
+              "bound_ratio_X = bound / measured gap L(t) - L* at t = T/4 (quarter), T/2 (mid), T (final): 1 is tight. "
+              "bound_fraction and gap_fraction: the bound and the measured gap at T as fractions of the initial gap.",
+              "", markdown_table(tightness), ""]
     lines += [
         "## Notes",
         "",
-        "- The bound is far from tight: lambda_T of a product of Glorot layers is small (see the figure), so "
-        "exp(-4 lambda_T sigma_min^2 T) stays near 1 at these T while the loss falls by orders of magnitude. "
-        "The check is that it is never broken.",
+        f"- At width {p.linear_width} the bound is nearly vacuous: lambda_T of a product of Glorot layers is small "
+        "(see the figure), so exp(-4 lambda_T sigma_min^2 T) stays near 1 at these T while the loss falls by orders "
+        "of magnitude. It binds only with a larger lambda_T sigma_min^2 T: wide layers, skips, a longer T (claim 1b).",
+        "- The proof bounds only the readout's share of the descent, 4 lambda sigma_min^2 (L - L*); the hidden "
+        "layers' gradients and the larger singular values speed the loss further, so even where it binds the "
+        "measured gap falls faster than the bound.",
         "- Deep models without skips can leave the gradient-flow regime at a fixed step (the loss rises for a few "
-        "steps once their sharpness passes 2/lr); such runs are re-checked at a 10x smaller step over the same T.",
+        "steps once their sharpness passes 2/lr); such runs count against claim (1), as they are.",
         "- A degenerate sigma_min (rank-deficient M_H, e.g. CiteSeer's identical rows from two-node components) makes "
         "Theorem 1 vacuous without skips; the same proof holds with the smallest non-zero singular value (reported).",
         "",
@@ -138,12 +162,17 @@ def render_report(frame: pd.DataFrame, quantities: pd.DataFrame, claims: list[Cl
 
 def run(out: str | Path, quick: bool = False, data_root: str | None = None, progress: bool = True,
         protocol: Protocol | None = None) -> Path:
-    """Run the reproduction into ``out`` and write ``out/report.md``; returns its path."""
+    """Run the reproduction into ``out`` and write ``out/report.md``; returns its path.
+
+    Each finished run is saved under ``out/runs/`` as it finishes; re-running the same command
+    loads those and trains only the missing ones, so an interrupted run resumes.
+    """
     started = time.time()
     out = Path(out)
     protocol = choose_protocol(FULL, QUICK, quick, protocol, None)
-    graphs = [Graph(name, load_dataset(name, data_root), max(protocol.all_depths)) for name in protocol.datasets]
-    experiment = Experiment(protocol, graphs, progress)
+    info = environment(protocol.seeds[0], "cpu")  # before anything is written: the commit of the code, not "+dirty"
+    graphs = [Graph(name, load_dataset(name, data_root), protocol.max_depth) for name in protocol.datasets]
+    experiment = Experiment(protocol, graphs, progress, store=out / "runs")
     first, truth = protocol.seeds[:1], ("true",)
     with experiment.bar:
         learning_rates = {
@@ -158,10 +187,14 @@ def run(out: str | Path, quick: bool = False, data_root: str | None = None, prog
             experiment.relu(experiment.configs(protocol.gin_depths, truth), first, lr, protocol.probe_steps, "gin",
                             kind="sum")
         configs = experiment.configs(protocol.depths, LABELS) + experiment.configs(protocol.deep_depths, truth)
-        experiment.refine(experiment.linear(configs, protocol.seeds, learning_rates["linear GCN"],
-                                            protocol.linear_steps, "main"))
+        experiment.linear(configs, protocol.seeds, learning_rates["linear GCN"], protocol.linear_steps, "main")
         experiment.relu(experiment.configs(protocol.relu_depths, LABELS), protocol.seeds, learning_rates["ReLU GCN"],
                         protocol.relu_steps, "main")
+        experiment.linear(experiment.configs(protocol.late_depths, LABELS), protocol.late_seeds,
+                          learning_rates["linear GCN"], protocol.late_steps, "late")
+        experiment.linear(experiment.configs(protocol.bind_depths, truth, skips=(True,),
+                                             datasets=(protocol.bind_dataset,)),
+                          protocol.bind_seeds, protocol.bind_lr, protocol.bind_steps, "bind", width=protocol.bind_width)
     rows = [run.row for run in experiment.runs]
     frame = pd.DataFrame(rows)
     quantities = quantities_frame(graphs, protocol)
@@ -169,6 +202,7 @@ def run(out: str | Path, quick: bool = False, data_root: str | None = None, prog
     curves = curves_frame(experiment.runs)
     figures = {
         "training loss vs step": plot_loss_curves(curves, protocol.datasets, out / "loss_curves.png"),
+        "Figure 4's protocol: depths 2, 4, 6, read late": plot_late(curves, protocol.datasets, out / "late.png"),
         "measured loss gap vs Theorem 1 bound": plot_bound(curves, protocol.datasets, out / "bound.png"),
         "graph quantities and lambda_T vs depth": plot_quantities(quantities, frame, out / "quantities.png"),
         "true vs shuffled labels": plot_labels(frame, out / "labels.png"),
@@ -178,7 +212,6 @@ def run(out: str | Path, quick: bool = False, data_root: str | None = None, prog
     write_csv(out / "curves.csv", curves.to_dict("records"), list(curves.columns))
     write_csv(out / "quantities.csv", quantities.to_dict("records"), list(quantities.columns))
     command, seconds = command_line("xu2021", quick), time.time() - started
-    info = environment(protocol.seeds[0], "cpu")
     write_json(out / "results.json", {
         "paper": "Xu, Zhang, Jegelka, Kawaguchi. Optimization of Graph Neural Networks: Implicit Acceleration by "
                  "Skip Connections and More Depth. ICML 2021 (arXiv:2105.04550)",
