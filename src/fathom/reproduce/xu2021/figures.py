@@ -29,6 +29,23 @@ def _depth_legend(figure, colours: dict, styles: tuple[tuple[str, str], ...]) ->
     figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 13), fontsize=8, frameon=False)
 
 
+def _step_axis(ax, title: str, ylabel: str, fontsize: float | None = None) -> None:
+    """A log-scale panel against the GD step."""
+    ax.set_yscale("log")
+    ax.set_title(title, fontsize=fontsize)
+    ax.set_xlabel("GD step")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+
+
+def _finish(figure, colours: dict, styles: tuple[tuple[str, str], ...], title: str, path: Path) -> Path:
+    """Depth legend below, title above, saved."""
+    _depth_legend(figure, colours, styles)
+    figure.suptitle(title)
+    figure.tight_layout(rect=(0, 0.05, 1, 1))
+    return save_figure(figure, path)
+
+
 def plot_loss_curves(curves: pd.DataFrame, datasets: tuple[str, ...], path: Path) -> Path:
     """Training loss vs step, true labels: rows datasets, columns linear / ReLU GCN; colour = depth."""
     models = [("linear", "linear GCN"), ("relu", "ReLU GCN")]
@@ -40,15 +57,9 @@ def plot_loss_curves(curves: pd.DataFrame, datasets: tuple[str, ...], path: Path
             ax = axes[r, c]
             for (depth, skip), line in _select(shown, model=model, dataset=dataset).groupby(["depth", "skip"]):
                 ax.plot(line["step"], line["loss_mean"], "-" if skip else "--", color=colours[depth], linewidth=1.4)
-            ax.set_yscale("log")
-            ax.set_title(f"{dataset}: {title}")
-            ax.set_xlabel("GD step")
-            ax.set_ylabel("training loss (sum)")
-            ax.grid(alpha=0.3)
-    _depth_legend(figure, colours, (("-", "skip"), ("--", "no skip")))
-    figure.suptitle("Training loss (mean over seeds, true labels)")
-    figure.tight_layout(rect=(0, 0.05, 1, 1))
-    return save_figure(figure, path)
+            _step_axis(ax, f"{dataset}: {title}", "training loss (sum)")
+    return _finish(figure, colours, (("-", "skip"), ("--", "no skip")), "Training loss (mean over seeds, true labels)",
+                   path)
 
 
 def plot_bound(curves: pd.DataFrame, datasets: tuple[str, ...], path: Path) -> Path:
@@ -63,8 +74,8 @@ def plot_bound(curves: pd.DataFrame, datasets: tuple[str, ...], path: Path) -> P
             ax = axes[r, c]
             subset = _select(linear, phase=phase, dataset=dataset)
             subset = subset[subset["skip"] == skip]
-            ax.set_title(f"{dataset}: {title}")
             if subset.empty:
+                ax.set_title(f"{dataset}: {title}")
                 ax.text(0.5, 0.5, "not run on this dataset", transform=ax.transAxes, ha="center", color="0.4")
                 ax.set_axis_off()
                 continue
@@ -73,17 +84,11 @@ def plot_bound(curves: pd.DataFrame, datasets: tuple[str, ...], path: Path) -> P
                 ax.plot(line["step"], line["gap_mean"].clip(lower=1e-16), "-", color=colours[depth])
                 ax.plot(line["step"], line["bound_mean"].clip(lower=1e-16), "--", color=colours[depth], linewidth=1)
                 shrink.append(float(line["bound_mean"].iloc[-1] / line["bound_mean"].iloc[0]))
-            ax.text(0.02, 0.03, f"bound at the last step: {format_number(min(shrink))}-{format_number(max(shrink))}"
-                    " x initial gap",
-                    transform=ax.transAxes, fontsize=8, color="0.3")
-            ax.set_yscale("log")
-            ax.set_xlabel("GD step")
-            ax.set_ylabel("L(t) - L*")
-            ax.grid(alpha=0.3)
-    _depth_legend(figure, colours, (("-", "measured gap"), ("--", "Theorem 1 bound")))
-    figure.suptitle("Linear GCN: measured loss gap vs Theorem 1's bound (mean over seeds, true labels)")
-    figure.tight_layout(rect=(0, 0.05, 1, 1))
-    return save_figure(figure, path)
+            ax.text(0.02, 0.03, f"bound at the last step: {format_number(min(shrink))} to "
+                    f"{format_number(max(shrink))} x initial gap", transform=ax.transAxes, fontsize=8, color="0.3")
+            _step_axis(ax, f"{dataset}: {title}", "L(t) - L*")
+    return _finish(figure, colours, (("-", "measured gap"), ("--", "Theorem 1 bound")),
+                   "Linear GCN: measured loss gap vs Theorem 1's bound (mean over seeds, true labels)", path)
 
 
 def plot_late(curves: pd.DataFrame, datasets: tuple[str, ...], path: Path) -> Path:
@@ -102,15 +107,9 @@ def plot_late(curves: pd.DataFrame, datasets: tuple[str, ...], path: Path) -> Pa
             for keys, line in _select(late, dataset=dataset, **values).groupby(["depth", varied or "depth"]):
                 style = styles[varied][keys[1]] if varied else "-"
                 ax.plot(line["step"], line["loss_mean"], style, color=colours[keys[0]], linewidth=1.4)
-            ax.set_yscale("log")
-            ax.set_title(f"{dataset}: {title}", fontsize=9)
-            ax.set_xlabel("GD step")
-            ax.set_ylabel("training loss (sum)")
-            ax.grid(alpha=0.3)
-    _depth_legend(figure, colours, ())
-    figure.suptitle("Figure 4's protocol (linear GCN): orderings are read late, where the curves separate")
-    figure.tight_layout(rect=(0, 0.05, 1, 1))
-    return save_figure(figure, path)
+            _step_axis(ax, f"{dataset}: {title}", "training loss (sum)", fontsize=9)
+    return _finish(figure, colours, (), "Figure 4's protocol (linear GCN): orderings are read late, where the curves "
+                   "separate", path)
 
 
 def plot_quantities(quantities: pd.DataFrame, frame: pd.DataFrame, path: Path) -> Path:
