@@ -46,3 +46,10 @@ def test_planetoid_values_match_the_brief(shared_data_root, tmp_path, dataset):
 def test_reproduce_xu2021_is_registered():
     result = runner.invoke(app, ["reproduce", "xu2021", "--help"])
     assert result.exit_code == 0 and "--quick" in result.output
+
+
+@pytest.mark.parametrize("command", [["linear", "--dataset", "cora"], ["reproduce", "xu2021", "--no-progress"]])
+def test_missing_data_is_one_clear_line_before_any_run(command, tmp_path, offline_downloads):
+    result = runner.invoke(app, [*command, "--data-root", str(tmp_path / "none"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "Cora is not under" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out" / "runs").exists()

@@ -10,7 +10,9 @@ import pytest
 from fathom.reproduce.xu2021 import Protocol, check_claims, orderings, run
 
 TINY = Protocol(datasets=("karate",), depths=(1, 2), deep_depths=(3,), seeds=(0, 1), linear_width=16, linear_steps=40,
-                lambda_every=5, relu_width=8, relu_depths=(1, 2), relu_steps=20, probe_steps=10, gin_depths=(1,))
+                lambda_every=5, relu_width=8, relu_depths=(1, 2), relu_steps=20, probe_steps=10, gin_depths=(1,),
+                late_depths=(1, 2), late_steps=60, late_seeds=(0,), bind_dataset="karate", bind_width=40,
+                bind_depths=(1,), bind_seeds=(0,), bind_lr=1e-2, bind_steps=60)
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +25,9 @@ def test_pipeline_writes_report_figures_and_tables(tiny_run):
     out, report = tiny_run
     text = report.read_text()
     claim_lines = [line for line in text.splitlines() if line.startswith("- **PASS**") or line.startswith("- **FAIL**")]
-    assert len(claim_lines) == 8  # checks 1-5 and 6a-6c
-    for figure in ("loss_curves.png", "bound.png", "quantities.png", "labels.png"):
+    assert len(claim_lines) == 12  # checks 1, 1b, 2-4 early and late, 5 and 6a-6c
+    assert all("rule: PASS iff" in line for line in claim_lines)  # every claim states its rule
+    for figure in ("loss_curves.png", "late.png", "bound.png", "quantities.png", "labels.png"):
         assert (out / figure).stat().st_size > 10_000 and f"]({figure})" in text
     results = json.loads((out / "results.json").read_text())
     assert [c["passed"] for c in results["claims"]] == ["**PASS**" in line for line in claim_lines]
@@ -33,7 +36,12 @@ def test_pipeline_writes_report_figures_and_tables(tiny_run):
     main = frame[frame["phase"] == "main"]
     # linear: depths 1, 2 x skip x 2 label kinds x 2 seeds, + depth 3 x skip x true x 2 seeds; ReLU: 2 x 2 x 2 x 2
     assert len(main[main["model"] == "linear"]) == 16 + 4 and len(main[main["model"] == "relu"]) == 16
-    assert set(frame["phase"]) >= {"probe", "gin", "main"}
+    assert set(frame["phase"]) == {"probe", "gin", "main", "late", "bind"}
+    late, bind = frame[frame["phase"] == "late"], frame[frame["phase"] == "bind"]
+    assert len(late) == 2 * 2 * 2 and set(late["steps"]) == {60}  # depths x skip x labels, one seed
+    assert len(bind) == 1 and bind["skip"].all() and set(bind["width"]) == {40}
+    ratios = frame.loc[frame["model"] == "linear", ["bound_ratio_quarter", "bound_ratio_mid", "bound_ratio_final"]]
+    assert (ratios.dropna() >= 1 - 1e-9).all().all()  # the bound is above the measured gap: ratio >= 1
     assert (frame.loc[frame["model"] == "linear", "lambda_T"].dropna() > 0).all()
     quantities = pd.read_csv(out / "quantities.csv")
     assert set(quantities["operator"]) == {"GCN", "GIN"} and set(quantities["depth"]) == {1, 2, 3}
@@ -59,7 +67,7 @@ def test_orderings_follow_the_data():
     assert len(bad["skip"][1]) == 4 and not bad["depth"][1]
 
 
-def test_a_broken_bound_passes_only_when_a_smaller_step_repairs_it(tiny_run):
+def test_a_broken_bound_fails_and_a_smaller_step_does_not_repair_it(tiny_run):
     out, _ = tiny_run
     frame = pd.read_csv(out / "results.csv")
     quantities = pd.read_csv(out / "quantities.csv")
@@ -68,6 +76,42 @@ def test_a_broken_bound_passes_only_when_a_smaller_step_repairs_it(tiny_run):
     broken = frame.copy()
     broken.loc[linear & (frame["seed"] == 0), "violation"] = 0.5
     claim = check_claims(broken, quantities, TINY)[0]
-    assert not claim.passed and "held in 0 of" in claim.evidence
-    repaired = broken[linear & (broken["seed"] == 0)].assign(phase="refine", violation=0.0)
-    assert check_claims(pd.concat([broken, repaired]), quantities, TINY)[0].passed
+    assert not claim.passed and "main (40 steps): held in 10 of 20" in claim.evidence
+    rerun = broken[linear & (broken["seed"] == 0)].assign(phase="refine", violation=0.0, lr=1e-5)
+    assert not check_claims(pd.concat([broken, rerun]), quantities, TINY)[0].passed
+
+
+def test_the_binding_check_fails_when_the_bound_stays_vacuous(tiny_run):
+    out, _ = tiny_run
+    frame = pd.read_csv(out / "results.csv")
+    quantities = pd.read_csv(out / "quantities.csv")
+    binding = check_claims(frame, quantities, TINY)[1]
+    assert binding.statement.startswith("(1b)")
+    vacuous = frame.copy()
+    vacuous.loc[vacuous["phase"] == "bind", "bound_fraction"] = 0.99
+    assert not check_claims(vacuous, quantities, TINY)[1].passed
+
+
+def test_late_orderings_are_read_at_the_late_steps():
+    rows = _speed_rows(skip_loss=1.0, noskip_loss=3.0)
+    rows["three_quarter_loss"] = rows["final_loss"]
+    rows.loc[rows["skip"], "final_loss"] = 10.0  # skips lose at the very end only
+    late = orderings(rows, ("three_quarter_loss", "final_loss"))
+    assert len(late["skip"][1]) == 4 and not orderings(rows)["skip"][1]
+
+
+def test_a_rerun_loads_finished_runs_instead_of_training_them(tiny_run, monkeypatch):
+    out, _ = tiny_run
+    claims = [c["passed"] for c in json.loads((out / "results.json").read_text())["claims"]]
+    saved = sorted(path.name for path in (out / "runs").glob("*.npz"))
+    assert len(saved) == len(pd.read_csv(out / "results.csv"))  # every run saved as it finished
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    from fathom.reproduce.xu2021 import experiment
+    monkeypatch.setattr(experiment, "linear_run", no_training)
+    monkeypatch.setattr(experiment, "relu_run", no_training)
+    run(out, protocol=TINY, progress=False)
+    assert [c["passed"] for c in json.loads((out / "results.json").read_text())["claims"]] == claims
+    assert sorted(path.name for path in (out / "runs").glob("*.npz")) == saved

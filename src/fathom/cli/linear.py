@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..data import DatasetNotFoundError, describe
+from ..data import describe
 from ..linear import depth_profile
 from ..linear.quantities import profile_record
 from ..report import format_number, plot_layer_metrics
@@ -72,29 +72,3 @@ def quantities_table(profile, title: str) -> Table:
 
 def _sigma(summary) -> str:
     return format_number(summary.sigma_min) + (" *" if summary.degenerate else "")
-
-
-def xu2021(
-    quick: Annotated[bool, typer.Option(help="Depths 1, 2, 4, 8, two seeds, shorter runs: a few minutes on one core.")]
-    = False,
-    data_root: opt.DataRoot = None,
-    out: Annotated[Path, typer.Option(help="Output directory: report.md, figures, results.csv/json.")]
-    = Path("runs/reproduce-xu2021"),
-    progress: opt.ShowProgress = True,
-) -> None:
-    """Xu et al. (2021): Theorem 1's bound, and training sped up by skips, depth and true labels.
-
-    Linear and ReLU GCNs (and GIN) with and without skips, depths 1..8 and 16, true vs shuffled
-    labels, Cora and CiteSeer, 5 seeds, full-batch GD on the summed squared loss. Writes
-    OUT/report.md with figures and PASS/FAIL claim checks computed from the runs.
-    """
-    from ..reproduce import xu2021 as experiment
-
-    try:
-        report = experiment.run(out, quick, str(data_root) if data_root else None, progress)
-    except DatasetNotFoundError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from error
-    text = report.read_text()
-    console.print(escape(text[text.index("## Claim checks"):text.index("## Figures")].strip()))
-    console.print(f"report: {report}")

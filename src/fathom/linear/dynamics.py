@@ -243,7 +243,7 @@ def _restore(model: LinearizedGNN, reduced: LinearizedGNN, basis: Tensor) -> Non
 
 
 def train_linear(model: LinearizedGNN, problem: LinearProblem, targets: Tensor, lr: float, steps: int,
-                 lambda_every: int = 10) -> Trajectory:
+                 lambda_every: int = 10, track_plain: bool = True) -> Trajectory:
     """GD on the linear model's training-set output ``f_I`` computed from ``M_l`` (not the graph).
 
     Exact for the linear GNN: ``f_I`` depends on the graph only through ``M_l``
@@ -251,6 +251,8 @@ def train_linear(model: LinearizedGNN, problem: LinearProblem, targets: Tensor, 
     row space of ``problem`` (see :meth:`LinearProblem.build`). ``model`` is trained in place.
     Tracks the restricted ``lambda`` every ``lambda_every`` steps; the plain one only when every
     width is ``>= m_x`` (then without the row-space reduction), else it is recorded as 0 (its value).
+    With ``track_plain=False`` the plain one is not computed (``lambda_plain`` stays empty): for wide
+    models, where it would cost an ``m_x``-column SVD per sample and the full-size problem.
     """
     if model.activation != "identity":
         raise ValueError("train_linear trains the linear model; use train_full_graph for activation='relu'")
@@ -260,7 +262,7 @@ def train_linear(model: LinearizedGNN, problem: LinearProblem, targets: Tensor, 
     dtype = problem.features[0].dtype
     model.to(dtype)
     targets = targets.to(dtype)
-    plain = model.hidden_channels >= model.in_channels
+    plain = track_plain and model.hidden_channels >= model.in_channels
     if plain:
         problem = problem.expanded()  # the plain lambda needs B_bar on all of R^(m_x)
     trained = model if problem.basis is None else _reduced_copy(model, problem.basis)
@@ -270,7 +272,8 @@ def train_linear(model: LinearizedGNN, problem: LinearProblem, targets: Tensor, 
     def observe(step: int) -> None:
         sampled_steps.append(step)
         samples["restricted"].append(restricted_lambda(trained, problem.level_bases))
-        samples["plain"].append(plain_lambda(trained) if plain else 0.0)
+        if track_plain:
+            samples["plain"].append(plain_lambda(trained) if plain else 0.0)
 
     trajectory = gradient_descent(
         trained, lambda: squared_loss(trained.output_from_propagated(problem.features), targets),

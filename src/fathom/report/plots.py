@@ -155,3 +155,12 @@ def plot_against_depth(frame, metric: str, path: str | Path, panel: str = "datas
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def save_figure(figure, path: str | Path, dpi: int = 110) -> Path:
+    """Save ``figure`` to ``path`` (PNG, parent folders created) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=dpi)
+    plt.close(figure)
+    return path
