@@ -23,7 +23,7 @@ from ..config import TrainConfig
 from ..runs import environment, write_csv, write_json, write_torch_atomic
 from ..runtime import progress_bar, random_states, resolve_device, restore_random_states, seed_everything, subnormals_flushed
 
-CHECKPOINT_EVERY = 25  # epochs between rewrites of metrics.csv during a run
+METRICS_EVERY = 25  # epochs between rewrites of metrics.csv during a run
 CHECKPOINT_FILE = "checkpoint.pt"
 DIVERGENCE_FACTOR = 1e3  # a loss above this multiple of the chance-level loss counts as diverged
 
@@ -128,7 +128,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
                     break
                 if on_epoch is not None:
                     on_epoch(epoch, model)
-                if out_dir is not None and epoch % CHECKPOINT_EVERY == 0:
+                if out_dir is not None and epoch % METRICS_EVERY == 0:
                     write_csv(out_dir / "metrics.csv", history, columns)
                 if checkpoint_every and epoch % checkpoint_every == 0:
                     save_checkpoint(out_dir / CHECKPOINT_FILE, model, optimizer, history)
