@@ -28,3 +28,12 @@ def test_grid_file_and_errors(tmp_path):
     assert set(pd.read_csv(tmp_path / "o" / "results.csv")["depth"]) == {3}
     bad = runner.invoke(app, ["sweep", "--grid", "depht=3", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "unknown grid key" in bad.output
+
+
+def test_a_misspelt_fixed_key_in_a_sweep_file_is_an_error_naming_the_closest(tmp_path):
+    """`fixed: {dept: 2}` used to be ignored silently (the sweep ran at the default depth)."""
+    grid = tmp_path / "sweep.yaml"
+    grid.write_text("fixed: {dept: 2}\ngrid: {width: [8]}\nseeds: 1\n")
+    result = runner.invoke(app, [*FIXED, "--grid-file", str(grid), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "dept" in result.output and "depth" in result.output
+    assert not (tmp_path / "o" / "results.csv").exists()
