@@ -183,12 +183,16 @@ class TrainConfig(Config):
     """Full-batch training: Adam on the cross-entropy of the training nodes.
 
     ``patience``: stop when the validation accuracy has not improved for that many epochs
-    (``None``: train all ``epochs``).
+    (``None``: train all ``epochs``). ``block_weight_decay``: the L2 penalty of the parameters a
+    model lists in ``message_passing_parameters()`` (GCNII's 0.01 on its convolutions, 5e-4 on
+    the dense layers; Chen et al. 2020); ``None`` applies ``weight_decay`` to every parameter.
     """
 
     epochs: int = option(100, "Training epochs.", low=1)
     lr: float = option(0.005, "Adam learning rate.")
     weight_decay: float = option(0.0, "Adam weight decay (L2).", low=0.0)
+    block_weight_decay: float | None = option(None, "Weight decay of the message-passing parameters (the model's "
+                                                    "message_passing_parameters()); default: weight_decay.")
     seed: int = option(0, "Seed of the initialisation, dropout, random splits and the CSBM graph.", low=0)
     device: str = option("auto", "auto picks cuda when available.", choices=DEVICES)
     patience: int | None = option(None, "Stop when validation accuracy has not improved for this many epochs.",
@@ -200,6 +204,8 @@ class TrainConfig(Config):
             check_number("patience", self.patience, 1, integer=True)
         check_number("lr", self.lr, 0.0, low_open=True)
         check_number("weight_decay", self.weight_decay, 0.0)
+        if self.block_weight_decay is not None:
+            check_number("block_weight_decay", self.block_weight_decay, 0.0)
         check_number("seed", self.seed, 0, integer=True)
         check_choice("device", self.device, DEVICES)
 

@@ -8,11 +8,12 @@ import pytest
 import torch
 from torch_geometric.nn.models import GCN
 
-from fathom.config import ModelConfig, TrainConfig
+from fathom.config import ConfigError, ModelConfig, TrainConfig
 from fathom.data import load_dataset
 from fathom.nn import DeepGNN
 from fathom.tasks import NodeClassification
 from fathom.train import fit, train_node_classifier
+from fathom.train.fit import parameter_groups
 
 FAST = TrainConfig(epochs=30, lr=0.01, device="cpu")
 
@@ -122,3 +123,17 @@ def test_resume_without_a_checkpoint_names_the_file(tmp_path):
     data = load_dataset("karate")
     with pytest.raises(FileNotFoundError, match="checkpoint.pt"):
         fit(GCN(data.num_features, 8, 2, 4), NodeClassification(data), FAST, tmp_path, progress=False, resume=True)
+
+
+def test_block_weight_decay_penalises_the_message_passing_parameters_only():
+    data = load_dataset("karate")
+    model = DeepGNN(ModelConfig(depth=2, width=8), data.num_features, 4)
+    groups = parameter_groups(model, TrainConfig(weight_decay=5e-4, block_weight_decay=1e-2))
+    assert [g["weight_decay"] for g in groups] == [1e-2, 5e-4]
+    block_ids = {id(p) for p in model.blocks.parameters()}
+    assert {id(p) for p in groups[0]["params"]} == block_ids
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.parameters()} - block_ids
+    single = parameter_groups(model, TrainConfig(weight_decay=5e-4))
+    assert len(single) == 1 and single[0]["weight_decay"] == 5e-4
+    with pytest.raises(ConfigError, match="message_passing_parameters"):
+        parameter_groups(torch.nn.Linear(2, 2), TrainConfig(block_weight_decay=1e-2))

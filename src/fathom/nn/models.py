@@ -228,6 +228,11 @@ class DeepGNN(nn.Module):
         for block in self.blocks:
             yield from (module for module in block.modules() if isinstance(module, FathomConv))
 
+    def message_passing_parameters(self) -> Iterator[nn.Parameter]:
+        """The blocks' parameters (not the encoder's or the head's): what ``block_weight_decay``
+        penalises."""
+        return self.blocks.parameters()
+
     def operator_for(self, edge_index: Tensor, x: Tensor) -> AggregationOperator:
         """The (cached) residual operator ``A_a`` of ``edge_index``, matching ``x``."""
         return self._operators.get(edge_index, x)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
-from ..config import TrainConfig
+from ..config import ConfigError, TrainConfig
 from ..runs import environment, write_csv, write_json, write_torch_atomic
 from ..runtime import progress_bar, random_states, resolve_device, restore_random_states, seed_everything, subnormals_flushed
 
@@ -86,7 +86,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
     device = resolve_device(config.device)
     model = model.to(device)
     task = task.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(parameter_groups(model, config), lr=config.lr)
     columns = ["epoch", "train_loss", *task.metrics, "seconds"]
 
     out_dir = Path(out) if out is not None else None
@@ -141,6 +141,24 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
         write_csv(out_dir / "metrics.csv", history, columns)
         write_json(out_dir / "summary.json", summary)
     return RunResult(history, summary, model, out_dir)
+
+
+def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    """Adam's parameter groups: ``weight_decay`` on every parameter, or, with
+    ``block_weight_decay``, that penalty on ``model.message_passing_parameters()`` and
+    ``weight_decay`` on the rest."""
+    if config.block_weight_decay is None:
+        return [{"params": list(model.parameters()), "weight_decay": config.weight_decay}]
+    listed = getattr(model, "message_passing_parameters", None)
+    if listed is None:
+        raise ConfigError(f"block_weight_decay needs a model that lists its message-passing parameters "
+                          f"(a message_passing_parameters() method); {type(model).__name__} has none: "
+                          "leave block_weight_decay unset")
+    blocks = list(listed())
+    chosen = {id(p) for p in blocks}
+    rest = [p for p in model.parameters() if id(p) not in chosen]
+    return [{"params": blocks, "weight_decay": config.block_weight_decay},
+            {"params": rest, "weight_decay": config.weight_decay}]
 
 
 def train_epoch(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
