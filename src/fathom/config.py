@@ -99,7 +99,12 @@ class ModelConfig(Config):
         norm_bound: ``spectral`` (power iteration) or ``frobenius`` norm of ``W`` for ``weight``.
         norm_c: the bound ``c`` of ``weight``.
         activation: ``relu``, or ``identity`` for the linearized analysis.
-        dropout: dropout probability on each block's input features.
+        dropout: dropout probability on each block's input features and on the head's input.
+        input_dropout: dropout probability on the input features, before the encoder.
+        initial_residual: ``alpha``: each branch aggregates ``(1-alpha) A_a act(Z) + alpha act(Z_0)``,
+            ``Z_0`` the encoder's output (GCNII's initial residual, Chen et al. 2020).
+        identity_mapping: ``theta``: block ``l``'s weight acts as ``(1-beta_l) I + beta_l W`` with
+            ``beta_l = ln(theta/l + 1)`` (GCNII's identity mapping); ``None``: ``W``.
         memory: ``full``, ``checkpoint`` (recompute segments of sqrt(L) blocks) or
             ``reversible`` (grouped reversible blocks, memory constant in depth).
         component_scaling: ``none``, or ``perron``: scale each connected component's block of
@@ -124,7 +129,12 @@ class ModelConfig(Config):
                                          "(a cheap upper bound).", choices=NORM_BOUNDS)
     norm_c: float = option(0.999, "The bound c of norm=weight: ||W|| <= c.")
     activation: str = option("relu", "relu, or identity for a linearized GNN.", choices=ACTIVATIONS)
-    dropout: float = option(0.0, "Dropout on each block's input.", low=0.0, high=0.99)
+    dropout: float = option(0.0, "Dropout on each block's input and the head's.", low=0.0, high=0.99)
+    input_dropout: float = option(0.0, "Dropout on the input features, before the encoder.", low=0.0, high=0.99)
+    initial_residual: float = option(0.0, "alpha: each branch aggregates (1-alpha) A_a act(Z) + alpha act(Z_0), "
+                                          "Z_0 the encoder output (GCNII's initial residual).", low=0.0, high=1.0)
+    identity_mapping: float | None = option(None, "theta: block l's weight acts as (1-b_l) I + b_l W, "
+                                                  "b_l = ln(theta/l + 1) (GCNII's identity mapping).")
     memory: str = option("full", "full; checkpoint: recompute segments of sqrt(L) blocks; reversible: grouped "
                                  "reversible blocks (activation memory constant in depth).", choices=MEMORY_MODES)
     component_scaling: str = option("none", "Disconnected graphs: perron scales each connected component's block "
@@ -154,6 +164,13 @@ class ModelConfig(Config):
         check_number("dropout", self.dropout, 0.0, 1.0)
         if self.dropout == 1.0:
             raise ConfigError("dropout must be below 1 (dropout=1 removes every feature)")
+        check_number("input_dropout", self.input_dropout, 0.0, 0.99)
+        check_number("initial_residual", self.initial_residual, 0.0, 1.0)
+        if self.identity_mapping is not None:
+            check_number("identity_mapping", self.identity_mapping, 0.0, low_open=True)
+        if (self.initial_residual > 0 or self.identity_mapping is not None) and self.norm in ("weight", "layer"):
+            raise ConfigError(f"norm={self.norm} bounds a FathomConv branch's weight; the GCNII branch of "
+                              "initial_residual or identity_mapping takes norm none, pairnorm or batchnorm")
         check_choice("memory", self.memory, MEMORY_MODES)
         check_choice("component_scaling", self.component_scaling, COMPONENT_SCALINGS)
         if self.memory == "reversible":
@@ -167,6 +184,9 @@ class ModelConfig(Config):
                                   f"invertible), not {self.norm}")
             if self.dropout > 0:
                 raise ConfigError("memory=reversible needs dropout=0 (the backward pass recomputes each block)")
+            if self.initial_residual > 0 or self.identity_mapping is not None:
+                raise ConfigError("memory=reversible blocks are FathomConv branches: initial_residual and "
+                                  "identity_mapping need memory full or checkpoint")
 
     @property
     def branch_scale(self) -> float:

@@ -113,6 +113,27 @@ class SparseFeatures:
             self.matrix = x.to_sparse_csr()
             self.matrix_t = x.t().contiguous().to_sparse_csr()
         self.shape = x.shape
+        self._transpose_order: Tensor | None = None
+
+    def dropout(self, p: float, training: bool = True) -> "SparseFeatures":
+        """``dropout(X)``: each non-zero kept with probability ``1-p`` and scaled by ``1/(1-p)``
+        (identity when not ``training`` or ``p = 0``); the zeros stay zero, as in dense dropout."""
+        if not training or p == 0:
+            return self
+        if self._transpose_order is None:  # matrix_t.values() == matrix.values()[order]
+            rows = torch.repeat_interleave(torch.arange(self.shape[0], device=self.device),
+                                           self.matrix.crow_indices().diff())
+            self._transpose_order = torch.argsort(self.matrix.col_indices() * self.shape[0] + rows)
+        values = torch.nn.functional.dropout(self.matrix.values(), p, True)
+        dropped = object.__new__(SparseFeatures)
+        dropped.shape, dropped._transpose_order = self.shape, self._transpose_order
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse (CSR tensor support is in beta|invariant checks)")
+            dropped.matrix = torch.sparse_csr_tensor(self.matrix.crow_indices(), self.matrix.col_indices(),
+                                                     values, self.shape)
+            dropped.matrix_t = torch.sparse_csr_tensor(self.matrix_t.crow_indices(), self.matrix_t.col_indices(),
+                                                       values[self._transpose_order], (self.shape[1], self.shape[0]))
+        return dropped
 
     def size(self, dim: int) -> int:
         return self.shape[dim]

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
-from torch_geometric.nn import GroupAddRev
+from torch_geometric.nn import GCN2Conv, GroupAddRev
 
 from ..config import ModelConfig
 from ..graph import AggregationOperator, OperatorCache, SparseFeatures
@@ -38,27 +38,53 @@ class DeepGNNBlock(nn.Module):
     residual block is divided by its Lipschitz bound,
     :math:`Z' = (Z + \beta B(Z)) / (1 + \beta \|A_a\|_2 \|W\|_2)` (Park & Kim 2024), with
     :math:`\|W\|_2` computed exactly on every forward (:func:`fathom.nn.norm.spectral_norm`).
+
+    With an initial residual :math:`\alpha` or identity mapping :math:`\theta` (GCNII, Chen et al.
+    2020) the branch is PyG's ``GCN2Conv`` on Fathom's operator,
+
+    .. math::
+        B(Z) = \mathrm{norm}\big(\big[(1-\alpha) A_a \sigma(\mathrm{dropout}(Z)) + \alpha \sigma(Z_0)\big]
+        \big((1-\beta_l) I + \beta_l W\big)\big), \qquad \beta_l = \ln(\theta / l + 1),
+
+    with :math:`Z_0` the encoder's output and :math:`\beta_l = 1` without identity mapping.
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, layer: int = 1) -> None:
         super().__init__()
-        self.conv = FathomConv(config.width, config.width, config.aggregation,
-                               config.residual_aggregation, config.activation)
+        self.initial = config.initial_residual > 0 or config.identity_mapping is not None
+        if self.initial:
+            self.conv = GCN2Conv(config.width, config.initial_residual, config.identity_mapping,
+                                 layer if config.identity_mapping is not None else None, normalize=False)
+        else:
+            self.conv = FathomConv(config.width, config.width, config.aggregation,
+                                   config.residual_aggregation, config.activation)
         self.norm = make_norm(config.norm, config.width)
         if config.norm == "weight":
             bound_weight_(self.conv, config.norm_c, config.norm_bound)
         self.layer_bound = config.norm == "layer"
         self.dropout = config.dropout
+        self.activation = config.activation
         self.residual = config.residual != "none"
         self.branch_scale = config.branch_scale
 
-    def forward(self, z: Tensor, operator: AggregationOperator) -> Tensor:
-        branch = self.norm(self.conv(F.dropout(z, self.dropout, self.training), operator=operator))
+    def forward(self, z: Tensor, operator: AggregationOperator, z0: Tensor | None = None) -> Tensor:
+        h = F.dropout(z, self.dropout, self.training)
+        if self.initial:
+            if z0 is None:
+                raise ValueError("a block with an initial residual needs the encoder's output z0")
+            branch = self.conv(_activate(h, self.activation), _activate(z0, self.activation), operator.matrix)
+        else:
+            branch = self.conv(h, operator=operator)
+        branch = self.norm(branch)
         out = z + self.branch_scale * branch if self.residual else branch
         if self.layer_bound:  # divide by the block's Lipschitz bound 1 + beta ||A_a||_2 ||W||_2
             lipschitz = operator.spectral_norm() * spectral_norm(self.conv.lin.weight)
             out = out / (1.0 + self.branch_scale * lipschitz)
         return out
+
+
+def _activate(z: Tensor, activation: str) -> Tensor:
+    return F.relu(z) if activation == "relu" else z
 
 
 class ScaledBranch(nn.Module):
@@ -87,9 +113,9 @@ def reversible_block(config: ModelConfig) -> GroupAddRev:
     return GroupAddRev(nn.ModuleList([ScaledBranch(config), ScaledBranch(config)]))
 
 
-def _run_blocks(blocks: nn.ModuleList, z: Tensor, operator: AggregationOperator) -> Tensor:
+def _run_blocks(blocks: nn.ModuleList, z: Tensor, operator: AggregationOperator, z0: Tensor | None) -> Tensor:
     for block in blocks:
-        z = block(z, operator)
+        z = block(z, operator) if z0 is None else block(z, operator, z0)
     return z
 
 
@@ -131,8 +157,8 @@ def _release_on_gradient(grad: Tensor) -> None:
 
 
 class DeepGNN(nn.Module):
-    r"""Encoder :math:`Z_0 = X W_{in} + b`, blocks :math:`Z_l = \mathrm{block}_l(Z_{l-1})`,
-    head :math:`Y = \sigma(Z_L) W_{out} + b`.
+    r"""Encoder :math:`Z_0 = \mathrm{dropout}_{p_{in}}(X) W_{in} + b`, blocks :math:`Z_l = \mathrm{block}_l(Z_{l-1})`,
+    head :math:`Y = \mathrm{dropout}(\sigma(Z_L)) W_{out} + b`.
 
     Block weights follow ``config.init``:
 
@@ -168,8 +194,10 @@ class DeepGNN(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.encoder = nn.Linear(in_channels, config.width)
-        make_block = reversible_block if config.memory == "reversible" else DeepGNNBlock
-        self.blocks = nn.ModuleList(make_block(config) for _ in range(config.depth))
+        if config.memory == "reversible":
+            self.blocks = nn.ModuleList(reversible_block(config) for _ in range(config.depth))
+        else:
+            self.blocks = nn.ModuleList(DeepGNNBlock(config, layer) for layer in range(1, config.depth + 1))
         self.head = nn.Linear(config.width, out_channels)
         self._operators = OperatorCache(config.aggregation, config.residual_aggregation, config.component_scaling)
         self.reset_parameters(perron_root)
@@ -209,8 +237,7 @@ class DeepGNN(nn.Module):
             norm = getattr(block, "norm", None)
             if hasattr(norm, "reset_parameters"):
                 norm.reset_parameters()
-        for conv in self.branch_convs():
-            weight = raw_weight(conv.lin)
+        for weight in self.branch_weights():
             if config.init in ("gnn_he", "fixup"):
                 gnn_he_(weight, self.perron_root, gain=ACTIVATION_GAIN[config.activation])
             elif config.init == "kaiming":
@@ -227,6 +254,15 @@ class DeepGNN(nn.Module):
         """Every block's convolution (two per block in reversible mode), in order."""
         for block in self.blocks:
             yield from (module for module in block.modules() if isinstance(module, FathomConv))
+
+    def branch_weights(self) -> Iterator[Tensor]:
+        """The stored weight ``W`` of every block's branch, in order: what initialisers fill."""
+        for block in self.blocks:
+            for module in block.modules():
+                if isinstance(module, FathomConv):
+                    yield raw_weight(module.lin)
+                elif isinstance(module, GCN2Conv):
+                    yield module.weight1
 
     def message_passing_parameters(self) -> Iterator[nn.Parameter]:
         """The blocks' parameters (not the encoder's or the head's): what ``block_weight_decay``
@@ -250,9 +286,9 @@ class DeepGNN(nn.Module):
                              f"config asks for {self.config.component_scaling!r}: build it with "
                              "DeepGNN.graph_operator(config, data)")
         if isinstance(x, SparseFeatures):
-            z = x.linear(self.encoder.weight, self.encoder.bias)
+            z = x.dropout(self.config.input_dropout, self.training).linear(self.encoder.weight, self.encoder.bias)
         else:
-            z = self.encoder(x)
+            z = self.encoder(F.dropout(x, self.config.input_dropout, self.training))
         z = self._blocks(z, operator)
         h = F.relu(z) if self.config.activation == "relu" else z
         return self.head(F.dropout(h, self.config.dropout, self.training))
@@ -264,15 +300,20 @@ class DeepGNN(nn.Module):
             for block in self.blocks:
                 block.disable = not saving  # keep every activation when no backward pass follows
         size = math.ceil(math.sqrt(len(self.blocks)))  # segments of sqrt(L) blocks
+        z0 = z if self.blocks_need_input() else None
         for start in range(0, len(self.blocks), size):
             segment = self.blocks[start:start + size]
             if self.config.memory == "checkpoint" and saving:
-                z = checkpoint(_run_blocks, segment, z, operator, use_reentrant=False)
+                z = checkpoint(_run_blocks, segment, z, operator, z0, use_reentrant=False)
             else:
-                z = _run_blocks(segment, z, operator)
+                z = _run_blocks(segment, z, operator, z0)
             if saving and self.config.memory != "full":  # (no_grad frees and reuses as it goes)
                 _release_free_memory_now_and_in_backward(z)
         return z
+
+    def blocks_need_input(self) -> bool:
+        """Whether the blocks read the encoder's output ``Z_0`` (an initial residual or identity mapping)."""
+        return self.config.initial_residual > 0 or self.config.identity_mapping is not None
 
     def __repr__(self) -> str:
         c = self.config
@@ -280,7 +321,10 @@ class DeepGNN(nn.Module):
         return (
             f"DeepGNN({self.in_channels} -> {c.width} x {c.depth} blocks -> {self.out_channels}, "
             f"aggregation={c.aggregation}, a={c.residual_aggregation}, residual={residual}, "
-            f"init={c.init}, norm={c.norm}, activation={c.activation}, dropout={c.dropout}, memory={c.memory})"
+            f"init={c.init}, norm={c.norm}, activation={c.activation}, dropout={c.dropout}, memory={c.memory}"
+            + (f", initial_residual={c.initial_residual}, identity_mapping={c.identity_mapping}"
+               if self.blocks_need_input() else "")
+            + (f", input_dropout={c.input_dropout}" if c.input_dropout else "") + ")"
         )
 
 
@@ -293,6 +337,6 @@ def fixup_(model: DeepGNN) -> DeepGNN:
     """
     if model.config.residual == "none":
         raise ValueError("fixup_ needs a model with residual connections (residual=plain or fixup)")
-    for conv in model.branch_convs():
-        raw_weight(conv.lin).zero_()
+    for weight in model.branch_weights():
+        weight.zero_()
     return model
