@@ -67,3 +67,50 @@ def restore_random_states(states: dict) -> None:
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+class PeakMemory:
+    """The peak memory of a block of code, in MB: ``with PeakMemory(device) as peak: ...; peak.mb``.
+
+    On CUDA, the most memory tensors held (``max_memory_allocated``, reset on entry). On Linux
+    CPUs, the process's peak resident set (``VmHWM``), reset on entry through
+    ``/proc/self/clear_refs``, so it is this block's peak, the process's own footprint (Python,
+    torch, the data) included. Elsewhere the process's lifetime peak (``ru_maxrss``), an upper bound.
+    ``kind`` says which was measured.
+    """
+
+    def __init__(self, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.mb: float | None = None
+        self.kind = ""
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.kind = "cuda max allocated"
+        else:
+            try:
+                with open("/proc/self/clear_refs", "w") as handle:
+                    handle.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+                self.kind = "peak RSS"
+            except OSError:
+                self.kind = "lifetime peak RSS"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.device.type == "cuda":
+            self.mb = torch.cuda.max_memory_allocated(self.device) / 2**20
+        elif self.kind == "peak RSS":
+            self.mb = _status_kb("VmHWM") / 1024
+        else:
+            import resource
+
+            self.mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _status_kb(field: str) -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field}")

@@ -213,3 +213,26 @@ def test_repr():
 def test_invalid_arguments_fail_at_construction(kwargs, message):
     with pytest.raises(ValueError, match=message):
         FathomConv(4, 3, **kwargs)
+
+
+def test_operator_gcn2conv_equals_pygs_gcn2conv_on_the_same_operator(make_er):
+    """Fathom's product (precomputed transpose) in place of PyG's: same output and gradients."""
+    from torch_geometric.nn import GCN2Conv
+
+    from fathom.graph import AggregationOperator
+    from fathom.nn.conv import OperatorGCN2Conv
+
+    edge_index = make_er(30, 0.15, seed=5, directed=True)
+    operator = AggregationOperator(edge_index, 30, "mean", 0.3)
+    ours = OperatorGCN2Conv(8, alpha=0.2, theta=0.5, layer=3, normalize=False)
+    reference = GCN2Conv(8, alpha=0.2, theta=0.5, layer=3, normalize=False)
+    reference.load_state_dict(ours.state_dict())
+    outputs = []
+    for conv, adjacency in ((ours, operator), (reference, operator.matrix)):
+        x = torch.randn(30, 8, generator=torch.Generator().manual_seed(0), requires_grad=True)
+        x0 = torch.randn(30, 8, generator=torch.Generator().manual_seed(1))
+        out = conv(x, x0, adjacency)
+        (out * torch.arange(8.0)).sum().backward()
+        outputs.append((out.detach(), x.grad, conv.weight1.grad))
+    for ours_tensor, reference_tensor in zip(*outputs):
+        assert torch.allclose(ours_tensor, reference_tensor, atol=1e-5)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch_geometric.data import Data
 
 from fathom.config import ConfigError, ModelConfig
@@ -558,3 +559,91 @@ def test_model_refuses_an_operator_built_without_its_component_scaling(make_er):
     with pytest.raises(ValueError, match="component_scaling='none' but the model's config asks for 'perron'"):
         model(torch.randn(20, 3), operator=plain)
     assert model.operator_for(edge_index, torch.randn(20, 3)).component_scaling == "perron"
+
+
+@pytest.mark.parametrize("alpha, theta", [(0.1, 0.5), (0.3, None), (0.0, 1.5)])
+@pytest.mark.parametrize("residual", ["none", "fixup"])
+def test_initial_residual_and_identity_mapping_against_hand_computation(make_er, dense_operator, alpha, theta,
+                                                                        residual):
+    """Branch B_l = [(1-alpha) A_a relu(Z_{l-1}) + alpha relu(Z_0)] ((1-b_l) I + b_l W_l), b_l = ln(theta/l + 1)
+    (b_l = 1 without identity mapping), written out with the numpy operator."""
+    edge_index = make_er(15, 0.25, seed=3, directed=True)
+    config = ModelConfig(depth=3, width=6, aggregation="mean", residual_aggregation=0.2, residual=residual,
+                         initial_residual=alpha, identity_mapping=theta, init="gnn_he")
+    model = DeepGNN(config, 3, 2).double()
+    _randomise_biases(model)
+    x = _features(15, 3)
+    a_op = dense_operator(edge_index, 15, "mean", 0.2)
+
+    z0 = z = _np(x) @ _np(model.encoder.weight).T + _np(model.encoder.bias)
+    for layer, block in enumerate(model.blocks, start=1):
+        b = 1.0 if theta is None else math.log(theta / layer + 1)
+        mixed = (1 - alpha) * a_op @ _relu(z) + alpha * _relu(z0)
+        branch = (1 - b) * mixed + b * mixed @ _np(block.conv.weight1)
+        z = branch if residual == "none" else z + config.branch_scale * branch
+    expected = _relu(z) @ _np(model.head.weight).T + _np(model.head.bias)
+
+    np.testing.assert_allclose(_np(model(x, edge_index)), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("depth", [64, 256])
+def test_the_benchmark_configuration_keeps_signal_and_gradients_order_one_at_depth(make_er, depth):
+    """At initialisation, with GCNII's initial residual and identity mapping on gnn_he blocks, the
+    last block's features and the encoder's gradient keep the scale of a 2-block model's."""
+    edge_index = make_er(200, 0.03, seed=4)
+    x = torch.randn(200, 16)
+
+    def scales(depth: int) -> tuple[float, float]:
+        torch.manual_seed(0)
+        model = DeepGNN(ModelConfig(depth=depth, width=32, residual="none", residual_aggregation=0.0,
+                                    initial_residual=0.1, identity_mapping=0.5), 16, 4)
+        operator = model.operator_for(edge_index, x)
+        z0 = model.encoder(x)
+        z = model._blocks(z0, operator)
+        model.head(F.relu(z)).square().sum().backward()
+        return float(z.norm() / z0.norm()), float(model.encoder.weight.grad.norm())
+
+    signal, gradient = scales(depth)
+    shallow_signal, shallow_gradient = scales(2)
+    assert 0.2 < signal / shallow_signal < 5
+    assert 0.2 < gradient / shallow_gradient < 5
+
+
+def test_gnn_he_fills_the_gcnii_weights_and_fixup_zeroes_them():
+    model = DeepGNN(ModelConfig(depth=4, width=64, initial_residual=0.1, identity_mapping=0.5, init="gnn_he",
+                                residual_aggregation=0.0), 8, 2)
+    weights = torch.stack([w for w in model.branch_weights()])
+    assert weights.shape == (4, 64, 64)
+    assert float(weights.var()) == pytest.approx(2 / 64, rel=0.05)
+    fixed = DeepGNN(ModelConfig(depth=4, width=8, initial_residual=0.1, init="fixup"), 8, 2)
+    assert all(float(w.abs().max()) == 0 for w in fixed.branch_weights())
+
+
+def test_input_dropout_is_applied_in_training_only_on_dense_and_sparse_features():
+    config = ModelConfig(depth=1, width=8, input_dropout=0.5)
+    model = DeepGNN(config, 40, 3)
+    x = (torch.rand(30, 40) < 0.05).float()
+    edge_index = torch.tensor([[0, 1], [1, 0]])
+    from fathom.graph import SparseFeatures
+
+    model.eval()
+    assert torch.allclose(model(x, edge_index), model(SparseFeatures(x), edge_index), atol=1e-6)
+    model.train()
+    torch.manual_seed(0)
+    first = model(x, edge_index)
+    torch.manual_seed(1)
+    assert not torch.allclose(first, model(x, edge_index))
+    assert not torch.allclose(model(SparseFeatures(x), edge_index), model(SparseFeatures(x), edge_index))
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"initial_residual": 0.1, "norm": "weight"}, "GCNII branch"),
+    ({"identity_mapping": 0.5, "norm": "layer"}, "GCNII branch"),
+    ({"identity_mapping": 0.0}, "identity_mapping must lie in"),
+    ({"initial_residual": 1.5}, "initial_residual must lie in"),
+    ({"input_dropout": 1.0}, "input_dropout must lie in"),
+    ({"initial_residual": 0.1, "memory": "reversible"}, "initial_residual and identity_mapping need memory"),
+])
+def test_invalid_gcnii_options_are_named(changes, match):
+    with pytest.raises(ConfigError, match=match):
+        ModelConfig(**changes)

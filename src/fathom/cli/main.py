@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from .benchmark import benchmark
 from .datasets import datasets
 from .diagnose import diagnose
 from .linear import linear
@@ -19,6 +20,7 @@ app.command()(train)
 app.command()(datasets)
 app.command(context_settings={"allow_extra_args": True})(diagnose)
 app.command()(sweep)
+app.command()(benchmark)
 app.command()(linear)
 app.add_typer(reproduce_app, name="reproduce")
 

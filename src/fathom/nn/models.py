@@ -12,12 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
-from torch_geometric.nn import GCN2Conv, GroupAddRev
+from torch_geometric.nn import GroupAddRev
 
 from ..config import ModelConfig
 from ..graph import AggregationOperator, OperatorCache, SparseFeatures
 from ..init import glorot_, gnn_he_, kaiming_
-from .conv import FathomConv
+from .conv import FathomConv, OperatorGCN2Conv
+from .dropout import dropout
 from .norm import bound_weight_, make_norm, raw_weight, settle_weight_bound_, spectral_norm
 
 if TYPE_CHECKING:
@@ -53,8 +54,8 @@ class DeepGNNBlock(nn.Module):
         super().__init__()
         self.initial = config.initial_residual > 0 or config.identity_mapping is not None
         if self.initial:
-            self.conv = GCN2Conv(config.width, config.initial_residual, config.identity_mapping,
-                                 layer if config.identity_mapping is not None else None, normalize=False)
+            self.conv = OperatorGCN2Conv(config.width, config.initial_residual, config.identity_mapping,
+                                         layer if config.identity_mapping is not None else None, normalize=False)
         else:
             self.conv = FathomConv(config.width, config.width, config.aggregation,
                                    config.residual_aggregation, config.activation)
@@ -68,11 +69,11 @@ class DeepGNNBlock(nn.Module):
         self.branch_scale = config.branch_scale
 
     def forward(self, z: Tensor, operator: AggregationOperator, z0: Tensor | None = None) -> Tensor:
-        h = F.dropout(z, self.dropout, self.training)
+        h = dropout(z, self.dropout, self.training)
         if self.initial:
             if z0 is None:
                 raise ValueError("a block with an initial residual needs the encoder's output z0")
-            branch = self.conv(_activate(h, self.activation), _activate(z0, self.activation), operator.matrix)
+            branch = self.conv(_activate(h, self.activation), _activate(z0, self.activation), operator)
         else:
             branch = self.conv(h, operator=operator)
         branch = self.norm(branch)
@@ -261,7 +262,7 @@ class DeepGNN(nn.Module):
             for module in block.modules():
                 if isinstance(module, FathomConv):
                     yield raw_weight(module.lin)
-                elif isinstance(module, GCN2Conv):
+                elif isinstance(module, OperatorGCN2Conv):
                     yield module.weight1
 
     def message_passing_parameters(self) -> Iterator[nn.Parameter]:
@@ -288,10 +289,10 @@ class DeepGNN(nn.Module):
         if isinstance(x, SparseFeatures):
             z = x.dropout(self.config.input_dropout, self.training).linear(self.encoder.weight, self.encoder.bias)
         else:
-            z = self.encoder(F.dropout(x, self.config.input_dropout, self.training))
+            z = self.encoder(dropout(x, self.config.input_dropout, self.training))
         z = self._blocks(z, operator)
         h = F.relu(z) if self.config.activation == "relu" else z
-        return self.head(F.dropout(h, self.config.dropout, self.training))
+        return self.head(dropout(h, self.config.dropout, self.training))
 
     def _blocks(self, z: Tensor, operator: AggregationOperator) -> Tensor:
         """The blocks, with the memory mode's savings only where a backward pass will follow."""

@@ -18,11 +18,12 @@ from typing import Any
 
 import yaml
 
-from ..config import ConfigError, ModelConfig, TrainConfig, parse_overrides
+from ..config import ConfigError, check_choice, ModelConfig, TrainConfig, parse_overrides
 from ..data import DATASETS
 from ..models import MODELS, factory
 
 DEFAULT_MODEL = "deepgnn"
+FEATURES = ("raw", "protocol")
 RANDOM_SPLIT = (0.6, 0.2, 0.2)
 MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig))
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
@@ -51,7 +52,8 @@ class RunSpec:
     training configuration, its seed included.
 
     ``split`` is ``None`` for the dataset's standard split, a geom-gcn split number, ``"random"``
-    or train/val/test fractions of a random split seeded by the run's seed.
+    or train/val/test fractions of a random split seeded by the run's seed. ``features`` is
+    ``raw``, or ``protocol`` for the row normalisation of the dataset's standard protocol.
     """
 
     dataset: str
@@ -60,8 +62,10 @@ class RunSpec:
     data_root: str | None = None
     split: Split | str = None
     factory: str = DEFAULT_MODEL
+    features: str = "raw"
 
     def __post_init__(self) -> None:
+        check_choice("features", self.features, FEATURES)
         if self.split == "random":
             object.__setattr__(self, "split", RANDOM_SPLIT)
         elif isinstance(self.split, list):
@@ -81,6 +85,8 @@ class RunSpec:
             key["split"] = list(self.split) if isinstance(self.split, tuple) else self.split
         if self.factory != DEFAULT_MODEL:
             key["factory"] = self.factory
+        if self.features != "raw":
+            key["features"] = self.features
         return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
@@ -94,7 +100,7 @@ class RunSpec:
     def row(self) -> dict[str, Any]:
         """The configuration columns of this run's row in ``results.csv``."""
         return {"run_id": self.run_id, "dataset": self.dataset, "split": self.split_name, "model": self.factory,
-                **self.model.to_dict(), **self.train.to_dict()}
+                "features": self.features, **self.model.to_dict(), **self.train.to_dict()}
 
 
 def _non_default(config: Any) -> dict[str, Any]:

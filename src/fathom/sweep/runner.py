@@ -21,17 +21,19 @@ from .grid import RANDOM_SPLIT, RunSpec, Split
 from .store import ResultStore
 
 SUMMARY_COLUMNS = ("initial_train_loss", "final_train_loss", "best_val_acc", "test_acc_at_best_val", "best_epoch",
-                   "epochs_run", "seconds")
+                   "epochs_run", "seconds", "epoch_seconds", "peak_memory_mb")
 GRAPH_SEED = 0  # the CSBM graph is fixed across a sweep; a random split follows the run seed
 
 
 @functools.lru_cache(maxsize=8)
-def _graph(dataset: str, data_root: str | None, split: Split, seed: int) -> Data:
+def _graph(dataset: str, data_root: str | None, split: Split, seed: int, features: str = "raw") -> Data:
     """The run's graph and split: fractions of a random split seeded by ``seed``, a geom-gcn split
-    number, or ``None`` for the dataset's standard split (random ones seeded by ``seed`` too)."""
+    number, or ``None`` for the dataset's standard split (random ones seeded by ``seed`` too);
+    ``features="protocol"`` row-normalises where the dataset's protocol does."""
+    normalize = "protocol" if features == "protocol" else False
     if isinstance(split, int):
-        return load_dataset(dataset, data_root, split=split, seed=GRAPH_SEED)
-    data = load_dataset(dataset, data_root, seed=GRAPH_SEED)
+        return load_dataset(dataset, data_root, split=split, seed=GRAPH_SEED, normalize=normalize)
+    data = load_dataset(dataset, data_root, seed=GRAPH_SEED, normalize=normalize)
     if split is None and DATASETS[dataset].split_kind == "random":
         split = RANDOM_SPLIT
     if split is not None:
@@ -45,13 +47,14 @@ def run_one(spec: RunSpec, out: str, target_loss: float) -> dict[str, Any]:
     failure is a row."""
     row: dict[str, Any] = {**spec.row(), "status": "failed", "reason": ""}
     try:
-        data = _graph(spec.dataset, spec.data_root, spec.split, spec.train.seed)
+        data = _graph(spec.dataset, spec.data_root, spec.split, spec.train.seed, spec.features)
         task = NodeClassification(data)
         seed_everything(spec.train.seed)
         model = build_model(spec.factory, spec.model, data, task.num_classes)
         result = fit(model, task, spec.train, Path(out) / "runs" / spec.run_id, progress=False, run_info={
             "factory": spec.factory, "model": spec.model.to_dict(),
             "data": {"dataset": spec.dataset, "data_root": spec.data_root, "split": spec.split_name,
+                     "features": spec.features,
                      "description": task.describe()}})
     except Exception as error:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
         row["reason"] = f"{type(error).__name__}: {error}"

@@ -10,6 +10,7 @@ gets ``config.json``, ``env.json``, ``metrics.csv`` (rewritten atomically as the
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from torch import Tensor, nn
 
 from ..config import ConfigError, TrainConfig
 from ..runs import environment, write_csv, write_json, write_torch_atomic
-from ..runtime import progress_bar, random_states, resolve_device, restore_random_states, seed_everything, subnormals_flushed
+from ..runtime import PeakMemory, progress_bar, random_states, resolve_device, restore_random_states, seed_everything, subnormals_flushed
 
 METRICS_EVERY = 25  # epochs between rewrites of metrics.csv during a run
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -105,7 +106,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
     limit = DIVERGENCE_FACTOR * task.chance_loss
     if on_epoch is not None and not resume:
         on_epoch(0, model)
-    with progress_bar(progress) as bar, subnormals_flushed():
+    with progress_bar(progress) as bar, subnormals_flushed(), PeakMemory(device) as peak:
         bar_task = bar.add_task("train", total=config.epochs, completed=first_epoch - 1, status="")
         try:
             for epoch in range(first_epoch, config.epochs + 1):
@@ -136,7 +137,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
             interrupted = True
 
     summary = {**summarize(history, diverged, reason, task.selection, task.reported),
-               "divergence_kind": kind, "stopped_early": stopped_early, "interrupted": interrupted}
+               "divergence_kind": kind, "stopped_early": stopped_early, "interrupted": interrupted,
+               "peak_memory_mb": peak.mb, "peak_memory_kind": peak.kind}
     if out_dir is not None:
         write_csv(out_dir / "metrics.csv", history, columns)
         write_json(out_dir / "summary.json", summary)
@@ -235,6 +237,7 @@ def summarize(history: list[dict[str, float]], diverged: bool, reason: str | Non
         "best_epoch": best["epoch"] if best else None,
         "epochs_run": len(history),
         "seconds": sum(row["seconds"] for row in history),
+        "epoch_seconds": statistics.median(row["seconds"] for row in history) if history else None,
         "diverged": diverged,
         "divergence": reason,
     }

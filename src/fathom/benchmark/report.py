@@ -1,0 +1,147 @@
+"""The benchmark's report: leaderboard, cost, ablation, targets, the depth figure and what ran."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..report.markdown import Claim, claims_section, markdown_table
+from ..report.plots import plot_against_depth
+from ..runs import write_atomic
+from ..sweep.grid import RunSpec
+from .leaderboard import ACCURACY, SELECTION, leaderboard_tables, summary
+from .suite import FATHOM, Preset
+
+RIVALS = ("GCNII", "APPNP", "JKNet")  # the deep baselines Fathom's deep model must match
+DEEP = 32  # "deep": at least this many blocks
+PUBLISHED_TARGETS = {"cora": 85.5, "citeseer": 73.4, "pubmed": 80.3}  # GCNII, Chen et al. 2020, Table 2
+DUPLICATE_LEAKS = ("chameleon", "squirrel")
+
+
+def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], frame: pd.DataFrame,
+                 state: dict[str, Any]) -> None:
+    entries = [e.label for e in preset.entries if not e.ablation]
+    ablations = [e.label for e in preset.entries if e.ablation]
+    datasets = list(dict.fromkeys(spec.dataset for _, spec in planned))
+    finished = frame[frame["status"].isin(["ok", "diverged"])] if not frame.empty else frame
+    lines = [f"# Benchmark ({preset.name} preset)", "",
+             "Test accuracy (%) at the epoch of best validation accuracy, mean ± std over seeds (n); for "
+             "each model and dataset the depth L with the best mean *validation* accuracy. Every model on the "
+             "dataset's standard split, features as its protocol gives them, at most "
+             f"{preset.max_epochs} epochs with early stopping after {preset.patience} epochs without a better "
+             "validation accuracy. Best mean per dataset in bold.", ""]
+    lines += [f"Command: `{state.get('invocations', [{}])[-1].get('command', '') if state.get('invocations') else ''}`  ",
+              f"Wall time so far: {state.get('wall_seconds', 0) / 60:.0f} min over "
+              f"{len(state.get('invocations', []))} invocation(s); finished runs: {len(finished)} of "
+              f"{len(planned)} planned.", ""]
+    if finished.empty:
+        write_atomic(out / "report.md", "\n".join(lines + ["No run has finished yet."]) + "\n")
+        write_atomic(out / "leaderboard.md", "No run has finished yet.\n")
+        return
+    accuracy, cost = leaderboard_tables(finished, entries, datasets)
+    write_atomic(out / "leaderboard.md", accuracy + "\n")
+    lines += ["## Leaderboard", "", accuracy, "", "## Cost at the same depths",
+              "", "Median epoch time and median peak memory of a run (CPU: the process's peak resident set, "
+              "Python and the data included; machines under load from parallel runs).", "", cost, ""]
+    lines += _notes(datasets)
+    claims = target_claims(finished, datasets)
+    if claims:
+        lines += ["## Targets", "", claims_section(claims), ""]
+    if ablations:
+        lines += ["## Ablation: Fathom without each option", "", ablation_table(finished, ablations, datasets), ""]
+    curve = finished[finished["status"] == "ok"]
+    curve = curve[curve.groupby(["entry", "dataset"])["depth"].transform("nunique") > 1]
+    if not curve.empty:
+        plot_against_depth(curve.assign(model=curve["entry"], accuracy=curve[ACCURACY] * 100), "accuracy",
+                           out / "accuracy_vs_depth.png", ylabel="test accuracy (%)",
+                           title="Test accuracy at best validation against depth")
+        lines += ["## Accuracy against depth", "", "![accuracy against depth](accuracy_vs_depth.png)", ""]
+    lines += ["## What ran", "", markdown_table(_progress(planned, frame)), ""]
+    write_atomic(out / "report.md", "\n".join(lines) + "\n")
+
+
+def _notes(datasets: list[str]) -> list[str]:
+    notes = []
+    if "pubmed" in datasets:
+        notes.append("- **pubmed** here is the shelf's approximate PubMed (`data.approximate`); its accuracies are "
+                     "not comparable to published PubMed figures.")
+    leaky = [d for d in DUPLICATE_LEAKS if d in datasets]
+    if leaky:
+        notes.append(f"- **{', '.join(leaky)}** contain duplicate nodes (same features and neighbours) that fall "
+                     "on both sides of the splits, so test accuracy is inflated by leakage "
+                     "(`fathom datasets` counts them; Platonov et al., ICLR 2023).")
+    return (["## Notes", "", *notes, ""] if notes else [])
+
+
+def _best_deep(frame: pd.DataFrame, entry: str, dataset: str, min_depth: int = 0) -> pd.Series | None:
+    rows = frame[(frame["entry"] == entry) & (frame["dataset"] == dataset) & (frame["depth"] >= min_depth)]
+    table = summary(rows)
+    return None if table.empty else table.iloc[0]
+
+
+def target_claims(frame: pd.DataFrame, datasets: list[str]) -> list[Claim]:
+    """The issue's targets, each a claim that the data can fail."""
+    claims = []
+    for dataset, target in PUBLISHED_TARGETS.items():
+        fathom = _best_deep(frame, FATHOM, dataset, 64)
+        if fathom is None:
+            continue
+        claims.append(Claim(f"{dataset}: Fathom at >= 64 blocks reaches GCNII's published {target} %",
+                            fathom["mean"] >= target and fathom["seeds"] >= 10,
+                            f"{fathom['mean']:.1f} ± {fathom['std']:.1f} % at L={int(fathom['depth'])} over "
+                            f"{int(fathom['seeds'])} seeds (10 required)"))
+    for dataset in datasets:
+        fathom = _best_deep(frame, FATHOM, dataset, DEEP)
+        rivals = [(name, _best_deep(frame, name, dataset)) for name in RIVALS]
+        rivals = [(name, row) for name, row in rivals if row is not None]
+        if fathom is None or not rivals:
+            continue
+        name, best = max(rivals, key=lambda pair: pair[1]["mean"])
+        gap = fathom["mean"] - best["mean"]
+        claims.append(Claim(f"{dataset}: Fathom's best deep model (>= {DEEP} blocks) >= the best of "
+                            f"{', '.join(RIVALS)}", gap >= 0,
+                            f"Fathom {fathom['mean']:.1f} % (L={int(fathom['depth'])}) vs {name} "
+                            f"{best['mean']:.1f} % (L={int(best['depth'])}): {gap:+.1f} points"))
+    fathom_ok = frame[(frame["entry"] == FATHOM) & (frame["status"] == "ok")]
+    for dataset in PUBLISHED_TARGETS:
+        at = fathom_ok[fathom_ok["dataset"] == dataset].groupby("depth")[ACCURACY].mean() * 100
+        if 64 in at.index and 256 in at.index:
+            claims.append(Claim(f"{dataset}: Fathom at 256 blocks within 1 point of its 64-block accuracy",
+                                abs(at[256] - at[64]) <= 1.0, f"{at[256]:.1f} % vs {at[64]:.1f} %"))
+    return claims
+
+
+def ablation_table(frame: pd.DataFrame, ablations: list[str], datasets: list[str]) -> str:
+    """Mean validation and test accuracy of Fathom and of each ablation at the ablations' depth."""
+    ok = frame[frame["status"] == "ok"]
+    rows = []
+    for entry in [FATHOM, *ablations]:
+        row: dict[str, Any] = {"model": entry}
+        for dataset in datasets:
+            mine = ok[(ok["entry"] == entry) & (ok["dataset"] == dataset)]
+            if entry == FATHOM:
+                depths = set(ok[ok["entry"].isin(ablations) & (ok["dataset"] == dataset)]["depth"])
+                mine = mine[mine["depth"].isin(depths)]
+            if mine.empty or not any(ok[ok["entry"].isin(ablations)]["dataset"] == dataset):
+                continue
+            row[dataset] = (f"{mine[SELECTION].mean() * 100:.1f} / {mine[ACCURACY].mean() * 100:.1f} "
+                            f"(n={len(mine)})")
+        rows.append(row)
+    table = pd.DataFrame(rows).fillna("–")
+    return ("Validation / test accuracy (%), mean over seeds, at the ablation depth.\n\n" + markdown_table(table))
+
+
+def _progress(planned: list[tuple[str, RunSpec]], frame: pd.DataFrame) -> pd.DataFrame:
+    counts = Counter((label, spec.dataset) for label, spec in planned)
+    done = Counter() if frame.empty else Counter(
+        zip(frame.loc[frame["status"].isin(["ok", "diverged"]), "entry"],
+            frame.loc[frame["status"].isin(["ok", "diverged"]), "dataset"]))
+    failed = Counter() if frame.empty else Counter(
+        zip(frame.loc[frame["status"] == "failed", "entry"], frame.loc[frame["status"] == "failed", "dataset"]))
+    return pd.DataFrame([{"entry": label, "dataset": dataset, "finished": done[(label, dataset)],
+                          "failed": failed[(label, dataset)], "planned": n}
+                         for (label, dataset), n in counts.items()])
+

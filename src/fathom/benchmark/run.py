@@ -1,0 +1,61 @@
+"""Running a benchmark on the sweep engine: resumable, local workers or Ray, results by entry."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..runs import environment, write_csv, write_json
+from ..sweep import run_sweep
+from .report import write_report
+from .suite import Preset
+
+SWEEP_FOLDER = "sweep"  # the sweep store and run directories, under the benchmark's folder
+STATE_FILE = "benchmark.json"
+
+
+def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None, workers: int = 1,
+                  executor: str = "local", datasets: tuple[str, ...] | None = None,
+                  entries: tuple[str, ...] | None = None, progress: bool = True,
+                  command: str = "", report_only: bool = False) -> pd.DataFrame:
+    """Run every run of ``preset`` not yet finished in ``out``, then write ``out/results.csv``
+    (one row per run, with its leaderboard ``entry``), ``leaderboard.md``, ``report.md`` and
+    ``accuracy_vs_depth.png``. ``report_only`` renders what has finished without running more.
+    Wall time accumulates over resumed invocations in ``out/benchmark.json``."""
+    out = Path(out)
+    planned = preset.specs(data_root, datasets, entries)
+    labels = {spec.run_id: label for label, spec in planned}
+    state = _state(out)
+    started = time.perf_counter()
+    specs = [spec for _, spec in planned]
+    sweep_out = out / SWEEP_FOLDER
+    if report_only:
+        from ..sweep.store import ResultStore
+
+        frame = ResultStore(sweep_out).frame()
+        frame = frame[frame["run_id"].isin(labels)] if not frame.empty else frame
+    else:
+        frame = run_sweep(specs, sweep_out, workers, executor, progress=progress,
+                          description={"benchmark": preset.name, "command": command})
+    if not report_only:
+        state["wall_seconds"] = state.get("wall_seconds", 0.0) + time.perf_counter() - started
+        state["invocations"] = state.get("invocations", []) + [
+            {"command": command, "workers": workers, "executor": executor,
+             "seconds": time.perf_counter() - started}]
+    state.update({"preset": preset.name, "planned_runs": len(specs), "environment": environment(0, "cpu")})
+    write_json(out / STATE_FILE, state)
+    frame = frame.copy()
+    frame.insert(0, "entry", frame["run_id"].map(labels) if not frame.empty else [])
+    if not frame.empty:
+        write_csv(out / "results.csv", frame.to_dict("records"), list(frame.columns))
+    write_report(out, preset, planned, frame, state)
+    return frame
+
+
+def _state(out: Path) -> dict[str, Any]:
+    path = out / STATE_FILE
+    return json.loads(path.read_text()) if path.exists() else {}

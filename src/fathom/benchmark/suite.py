@@ -1,0 +1,176 @@
+"""What a benchmark runs: entries (a model factory, its depths and seeds) x datasets, as sweep runs.
+
+Every baseline runs with its paper's settings (:meth:`fathom.models.ModelFactory.published`);
+Fathom runs with the configuration chosen on validation accuracy for each dataset
+(:mod:`fathom.benchmark.chosen`). All share one training budget: at most ``max_epochs`` epochs,
+early stopping after ``patience`` epochs without a better validation accuracy, and the test
+accuracy read at the best validation epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import ConfigError, TrainConfig
+from ..data import DATASETS
+from ..models import factory
+from ..sweep.grid import RunSpec
+from .chosen import fathom_config
+
+PLANETOID = ("cora", "citeseer", "pubmed")
+DATASET_ORDER = ("cora", "citeseer", "pubmed", "amazon-photo", "amazon-computers", "coauthor-cs",
+                 "coauthor-physics", "chameleon", "squirrel", "actor", "cornell", "texas", "wisconsin")
+FATHOM = "Fathom"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A leaderboard row: ``factory`` with ``params``/``train`` over its published (or chosen)
+    settings, at ``depths`` (``None``: the published depth) with ``seeds`` seeds, on ``datasets``
+    (``None``: all of the preset's). ``seeds_on`` gives other seed counts for named datasets;
+    ``curve`` the depths of an accuracy-against-depth curve on named datasets, run with
+    ``curve_seeds`` seeds after every entry's main runs; ``ablation`` marks rows that remove one
+    option of Fathom's model."""
+
+    label: str
+    factory: str
+    seeds: int = 3
+    depths: tuple[int, ...] | None = None
+    datasets: tuple[str, ...] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    seeds_on: dict[str, int] = field(default_factory=dict)
+    curve: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    curve_seeds: int = 2
+    ablation: bool = False
+
+    def settings(self, dataset: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(model parameters, training settings)`` of this entry on ``dataset``."""
+        if self.factory == "deepgnn":
+            params, train = fathom_config(dataset)
+        else:
+            params, train = factory(self.factory).published(dataset)
+        return {**params, **self.params}, {**train, **self.train}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A benchmark: entries x datasets under one training budget; entries run in order, so the
+    runs that decide the targets come first and a partial benchmark still answers them."""
+
+    name: str
+    datasets: tuple[str, ...]
+    entries: tuple[Entry, ...]
+    max_epochs: int
+    patience: int
+    features: str = "protocol"
+
+    def specs(self, data_root: str | None = None, datasets: tuple[str, ...] | None = None,
+              entries: tuple[str, ...] | None = None) -> list[tuple[str, RunSpec]]:
+        """``(entry label, run)`` for every run, in priority order: the main runs of every entry
+        (dataset by dataset), then the ablations, then the depth curves; a repeated run once."""
+        chosen = [e for e in self.entries if entries is None or e.label in entries or e.factory in entries]
+        if entries is not None and not chosen:
+            known = ", ".join(sorted({e.label for e in self.entries} | {e.factory for e in self.entries}))
+            raise ConfigError(f"no benchmark entry named {', '.join(entries)}; known: {known}")
+        names = self.datasets if datasets is None else datasets
+        for name in names:
+            if name not in DATASETS:
+                raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+        passes: list[list[tuple[str, RunSpec]]] = [[], [], []]
+        for dataset in names:
+            for entry in chosen:
+                if entry.datasets is not None and dataset not in entry.datasets:
+                    continue
+                main, curve = self._entry_runs(entry, dataset, data_root)
+                passes[1 if entry.ablation else 0] += main
+                passes[2] += curve
+        runs: dict[str, tuple[str, RunSpec]] = {}
+        for label, spec in (run for runs_of_pass in passes for run in runs_of_pass):
+            runs.setdefault(spec.run_id, (label, spec))
+        return list(runs.values())
+
+    def _entry_runs(self, entry: Entry, dataset: str, data_root: str | None
+                    ) -> tuple[list[tuple[str, RunSpec]], list[tuple[str, RunSpec]]]:
+        """The entry's main runs on ``dataset`` and its depth-curve runs there."""
+        params, train = entry.settings(dataset)
+        chosen = factory(entry.factory)
+        if "depth" not in {f.name for f in dataclasses.fields(chosen.params_class)}:
+            raise ConfigError(f"benchmark entry {entry.label!r}: factory {entry.factory!r} has no depth parameter")
+        train = {"patience": self.patience, **train, "epochs": min(train.get("epochs", self.max_epochs),
+                                                                      self.max_epochs)}
+        depths = entry.depths or (params.get("depth", chosen.params().depth),)
+        seeds = entry.seeds_on.get(dataset, entry.seeds)
+
+        def runs(depths: tuple[int, ...], seeds: int) -> list[tuple[str, RunSpec]]:
+            made = []
+            for depth in depths:
+                try:
+                    model = chosen.params(**{**params, "depth": depth})
+                    base = TrainConfig.from_dict(train)
+                except ConfigError as error:
+                    raise ConfigError(f"benchmark entry {entry.label!r} on {dataset}: {error}") from error
+                made += [(entry.label, RunSpec(dataset, model, base.replace(seed=seed), data_root,
+                                               factory=entry.factory, features=self.features))
+                         for seed in range(seeds)]
+            return made
+
+        return runs(depths, seeds), runs(entry.curve.get(dataset, ()), entry.curve_seeds)
+
+
+def _fathom_entries(seeds_on: dict[str, int], depths: tuple[int, ...], curve: dict[str, tuple[int, ...]],
+                    ablation_datasets: tuple[str, ...], ablation_depth: int) -> tuple[Entry, ...]:
+    """Fathom's row, and the ablation rows that each remove one of its options."""
+    ablations = {
+        "no initial residual": {"initial_residual": 0.0},
+        "no identity mapping": {"identity_mapping": None},
+        "no input dropout": {"input_dropout": 0.0},
+        "DeZoort default (fixup, a=0.5)": {"initial_residual": 0.0, "identity_mapping": None,
+                                           "residual": "fixup", "residual_aggregation": 0.5},
+    }
+    rows = [Entry(FATHOM, "deepgnn", 3, depths, seeds_on=seeds_on, curve=curve)]
+    rows += [Entry(f"{FATHOM}: {name}", "deepgnn", 3, (ablation_depth,), ablation_datasets, params=changes,
+                   ablation=True) for name, changes in ablations.items()]
+    rows.append(Entry(f"{FATHOM}: one weight decay", "deepgnn", 3, (ablation_depth,), ablation_datasets,
+                      train={"block_weight_decay": None}, ablation=True))
+    return tuple(rows)
+
+
+def _baselines(seeds_on: dict[str, int], curve: dict[str, tuple[int, ...]]) -> tuple[Entry, ...]:
+    return (
+        Entry("GCNII", "gcnii", 3, seeds_on=seeds_on, curve=curve),
+        Entry("APPNP", "appnp"),
+        Entry("JKNet", "jknet"),
+        Entry("GCN", "gcn"),
+        Entry("GAT", "gat"),
+        Entry("DeepGCN (res+)", "deepgcn"),
+        Entry("GCN + PairNorm", "gcn_pairnorm"),
+        Entry("GCN + DropEdge", "gcn_dropedge"),
+        Entry("GCN (deep stack)", "gcn", depths=(16,), datasets=PLANETOID),
+    )
+
+
+_TEN_ON_PLANETOID = {name: 10 for name in PLANETOID}
+_CURVE = (2, 4, 8, 16, 32, 64, 128, 256)
+_CURVE_ON = {name: _CURVE for name in ("cora", "citeseer", "chameleon")}
+
+PRESETS: dict[str, Preset] = {
+    "full": Preset(
+        "full", DATASET_ORDER,
+        _fathom_entries(_TEN_ON_PLANETOID, (64,), _CURVE_ON, ("cora", "citeseer", "chameleon"), 64)
+        + _baselines(_TEN_ON_PLANETOID, _CURVE_ON),
+        max_epochs=1000, patience=100),
+    "quick": Preset(
+        "quick", ("cora", "chameleon"),
+        (Entry(FATHOM, "deepgnn", 1, (8, 32)), Entry("GCNII", "gcnii", 1, (8, 32)), Entry("APPNP", "appnp", 1),
+         Entry("GCN", "gcn", 1)),
+        max_epochs=100, patience=50),
+}
+
+
+def preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {name!r}")
+    return PRESETS[name]

@@ -1,0 +1,64 @@
+"""Benchmark presets: which runs, in which order, with which settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from fathom.benchmark import PRESETS, Entry, Preset, fathom_config
+from fathom.benchmark.chosen import chosen_configs, record_choice
+from fathom.benchmark.suite import DATASET_ORDER
+from fathom.config import ConfigError
+
+
+def _preset(*entries: Entry) -> Preset:
+    return Preset("test", ("cora", "texas"), entries, max_epochs=50, patience=10)
+
+
+def test_main_runs_come_first_then_ablations_then_depth_curves_and_repeats_run_once():
+    preset = _preset(
+        Entry("Fathom", "deepgnn", 2, (8,), seeds_on={"cora": 3}, curve={"cora": (2, 8)}, curve_seeds=1),
+        Entry("Fathom: no dropout", "deepgnn", 1, (8,), ("cora",), params={"dropout": 0.0}, ablation=True),
+        Entry("GCN", "gcn", 1))
+    runs = preset.specs()
+    kinds = [(label, spec.dataset, spec.model.depth, spec.train.seed) for label, spec in runs]
+    assert kinds == [("Fathom", "cora", 8, 0), ("Fathom", "cora", 8, 1), ("Fathom", "cora", 8, 2),
+                     ("GCN", "cora", 2, 0), ("Fathom", "texas", 8, 0), ("Fathom", "texas", 8, 1),
+                     ("GCN", "texas", 2, 0), ("Fathom: no dropout", "cora", 8, 0),
+                     ("Fathom", "cora", 2, 0)]  # the curve's depth-8 seed 0 is the main run's
+    assert runs[-2][1].model.dropout == 0.0 and runs[0][1].model.dropout == fathom_config("cora")[0]["dropout"]
+
+
+def test_the_budget_caps_epochs_and_sets_patience_and_features():
+    (_, spec), *_ = _preset(Entry("GCN", "gcn", 1, train={"epochs": 500})).specs(datasets=("cora",))
+    assert spec.train.epochs == 50 and spec.train.patience == 10 and spec.features == "protocol"
+
+
+def test_unknown_entries_datasets_and_impossible_settings_are_named():
+    preset = _preset(Entry("GCN", "gcn", 1))
+    with pytest.raises(ConfigError, match="no benchmark entry named gcnn"):
+        preset.specs(entries=("gcnn",))
+    with pytest.raises(ConfigError, match="unknown dataset 'coraa'"):
+        preset.specs(datasets=("coraa",))
+    with pytest.raises(ConfigError, match="entry 'bad' on cora: .*dropout"):
+        _preset(Entry("bad", "gcn", 1, params={"dropout": 2.0})).specs(datasets=("cora",))
+
+
+def test_the_chosen_configuration_is_valid_for_every_benchmark_dataset(tmp_path):
+    for dataset in DATASET_ORDER:
+        params, train = fathom_config(dataset)
+        assert params["depth"] >= 32
+    path = tmp_path / "chosen.json"
+    path.write_text('{"default": {"params": {"depth": 64}, "train": {"lr": 0.01}}}')
+    record_choice("texas", {"depth": 16, "dropout": 0.5}, {"lr": 0.05, "seed": 3}, "tuned", path)
+    assert fathom_config("texas", path) == ({"depth": 16, "dropout": 0.5}, {"lr": 0.05})
+    assert fathom_config("cora", path) == ({"depth": 64}, {"lr": 0.01})
+    assert chosen_configs(path)["texas"]["how"] == "tuned"
+    with pytest.raises(ConfigError, match="dropout"):
+        record_choice("texas", {"dropout": 3.0}, {}, "bad", path)
+
+
+def test_the_full_preset_spends_ten_seeds_on_planetoid_for_fathom_and_gcnii_only():
+    runs = PRESETS["full"].specs(datasets=("cora", "texas"), entries=("Fathom",))
+    main = [spec for label, spec in runs if label == "Fathom" and spec.model.depth == 64]
+    assert sum(spec.dataset == "cora" for spec in main) == 10
+    assert sum(spec.dataset == "texas" for spec in main) == 3

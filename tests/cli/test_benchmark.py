@@ -1,0 +1,35 @@
+"""``fathom benchmark``: runs, resumes and reports; bad names are one line."""
+
+from __future__ import annotations
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from fathom.cli.main import app
+
+runner = CliRunner()
+
+
+def test_a_benchmark_on_built_in_data_writes_its_report_and_resumes(tmp_path):
+    out = tmp_path / "bench"
+    command = ["benchmark", "--preset", "quick", "--datasets", "karate", "--models", "Fathom,GCN",
+               "--out", str(out), "--no-progress"]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out / "results.csv")
+    assert sorted(zip(frame["entry"], frame["depth"])) == [("Fathom", 8), ("Fathom", 32), ("GCN", 2)]
+    assert (frame["status"] == "ok").all() and frame["peak_memory_mb"].gt(0).all()
+    report = (out / "report.md").read_text()
+    assert "| model | karate |" in report and "finished runs: 3 of 3" in report
+    assert (out / "accuracy_vs_depth.png").stat().st_size > 0
+    before = (out / "sweep" / "results.csv").read_text()
+    again = runner.invoke(app, command)
+    assert again.exit_code == 0 and (out / "sweep" / "results.csv").read_text() == before
+    assert "over 2 invocation(s)" in (out / "report.md").read_text()
+
+
+def test_unknown_models_and_datasets_are_one_line_errors(tmp_path):
+    result = runner.invoke(app, ["benchmark", "--models", "gcnn", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "no benchmark entry named gcnn" in result.output
+    result = runner.invoke(app, ["benchmark", "--datasets", "coraa", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "unknown dataset 'coraa'" in result.output
