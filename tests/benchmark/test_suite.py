@@ -14,16 +14,17 @@ def _preset(*entries: Entry) -> Preset:
     return Preset("test", ("cora", "texas"), entries, max_epochs=50, patience=10)
 
 
-def test_main_runs_come_first_then_ablations_then_depth_curves_and_repeats_run_once():
+def test_base_seeds_come_first_then_extra_seeds_ablations_and_depth_curves_and_repeats_run_once():
     preset = _preset(
         Entry("Fathom", "deepgnn", 2, (8,), seeds_on={"cora": 3}, curve={"cora": (2, 8)}, curve_seeds=1),
         Entry("Fathom: no dropout", "deepgnn", 1, (8,), ("cora",), params={"dropout": 0.0}, ablation=True),
         Entry("GCN", "gcn", 1))
     runs = preset.specs()
     kinds = [(label, spec.dataset, spec.model.depth, spec.train.seed) for label, spec in runs]
-    assert kinds == [("Fathom", "cora", 8, 0), ("Fathom", "cora", 8, 1), ("Fathom", "cora", 8, 2),
-                     ("GCN", "cora", 2, 0), ("Fathom", "texas", 8, 0), ("Fathom", "texas", 8, 1),
-                     ("GCN", "texas", 2, 0), ("Fathom: no dropout", "cora", 8, 0),
+    assert kinds == [("Fathom", "cora", 8, 0), ("Fathom", "cora", 8, 1), ("GCN", "cora", 2, 0),
+                     ("Fathom", "texas", 8, 0), ("Fathom", "texas", 8, 1), ("GCN", "texas", 2, 0),
+                     ("Fathom", "cora", 8, 2),  # cora's extra seed after every dataset's base seeds
+                     ("Fathom: no dropout", "cora", 8, 0),
                      ("Fathom", "cora", 2, 0)]  # the curve's depth-8 seed 0 is the main run's
     assert runs[-2][1].model.dropout == 0.0 and runs[0][1].model.dropout == fathom_config("cora")[0]["dropout"]
 

@@ -13,7 +13,7 @@ from ..report.plots import plot_against_depth
 from ..runs import write_atomic
 from ..sweep.grid import RunSpec
 from .leaderboard import ACCURACY, SELECTION, leaderboard_tables, summary
-from .suite import FATHOM, Preset
+from .suite import DATASET_ORDER, FATHOM, Preset
 
 RIVALS = ("GCNII", "APPNP", "JKNet")  # the deep baselines Fathom's deep model must match
 DEEP = 32  # "deep": at least this many blocks
@@ -25,7 +25,9 @@ def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], 
                  state: dict[str, Any]) -> None:
     entries = [e.label for e in preset.entries if not e.ablation]
     ablations = [e.label for e in preset.entries if e.ablation]
-    datasets = list(dict.fromkeys(spec.dataset for _, spec in planned))
+    planned_datasets = list(dict.fromkeys(spec.dataset for _, spec in planned))
+    datasets = [d for d in DATASET_ORDER if d in planned_datasets] + [d for d in planned_datasets
+                                                                      if d not in DATASET_ORDER]
     finished = frame[frame["status"].isin(["ok", "diverged"])] if not frame.empty else frame
     lines = [f"# Benchmark ({preset.name} preset)", "",
              "Test accuracy (%) at the epoch of best validation accuracy, mean ± std over seeds (n); for "

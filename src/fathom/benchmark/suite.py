@@ -20,6 +20,8 @@ from ..sweep.grid import RunSpec
 from .chosen import fathom_config
 
 PLANETOID = ("cora", "citeseer", "pubmed")
+RUN_ORDER = ("cora", "citeseer", "texas", "cornell", "wisconsin", "chameleon", "actor", "squirrel", "amazon-photo",
+             "pubmed", "coauthor-cs", "amazon-computers", "coauthor-physics")  # cheapest first
 DATASET_ORDER = ("cora", "citeseer", "pubmed", "amazon-photo", "amazon-computers", "coauthor-cs",
                  "coauthor-physics", "chameleon", "squirrel", "actor", "cornell", "texas", "wisconsin")
 FATHOM = "Fathom"
@@ -69,8 +71,9 @@ class Preset:
 
     def specs(self, data_root: str | None = None, datasets: tuple[str, ...] | None = None,
               entries: tuple[str, ...] | None = None) -> list[tuple[str, RunSpec]]:
-        """``(entry label, run)`` for every run, in priority order: the main runs of every entry
-        (dataset by dataset), then the ablations, then the depth curves; a repeated run once."""
+        """``(entry label, run)`` for every run, in priority order: every entry's main runs with its
+        base number of seeds (dataset by dataset), then the extra seeds of ``seeds_on``, then the
+        ablations, then the depth curves; a repeated run once."""
         chosen = [e for e in self.entries if entries is None or e.label in entries or e.factory in entries]
         if entries is not None and not chosen:
             known = ", ".join(sorted({e.label for e in self.entries} | {e.factory for e in self.entries}))
@@ -79,14 +82,18 @@ class Preset:
         for name in names:
             if name not in DATASETS:
                 raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
-        passes: list[list[tuple[str, RunSpec]]] = [[], [], []]
+        passes: list[list[tuple[str, RunSpec]]] = [[], [], [], []]
         for dataset in names:
             for entry in chosen:
                 if entry.datasets is not None and dataset not in entry.datasets:
                     continue
                 main, curve = self._entry_runs(entry, dataset, data_root)
-                passes[1 if entry.ablation else 0] += main
-                passes[2] += curve
+                if entry.ablation:
+                    passes[2] += main
+                else:
+                    passes[0] += [run for run in main if run[1].train.seed < entry.seeds]
+                    passes[1] += [run for run in main if run[1].train.seed >= entry.seeds]
+                passes[3] += curve
         runs: dict[str, tuple[str, RunSpec]] = {}
         for label, spec in (run for runs_of_pass in passes for run in runs_of_pass):
             runs.setdefault(spec.run_id, (label, spec))
@@ -158,7 +165,7 @@ _CURVE_ON = {name: _CURVE for name in ("cora", "citeseer", "chameleon")}
 
 PRESETS: dict[str, Preset] = {
     "full": Preset(
-        "full", DATASET_ORDER,
+        "full", RUN_ORDER,
         _fathom_entries(_TEN_ON_PLANETOID, (64,), _CURVE_ON, ("cora", "citeseer", "chameleon"), 64)
         + _baselines(_TEN_ON_PLANETOID, _CURVE_ON),
         max_epochs=1000, patience=100),
