@@ -83,11 +83,16 @@ def test_ctrl_c_leaves_a_summary_marked_interrupted(tmp_path):
     command = [os.path.join(os.path.dirname(sys.executable), "fathom"), "train", "--epochs", "100000", "--depth", "2",
                "--width", "8", "--device", "cpu", "--no-progress", "--out", str(out), "--checkpoint-every", "5"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (out / "checkpoint.pt").exists():
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=120)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out / "checkpoint.pt").exists():
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:  # a failed test must not leave a 100000-epoch run behind
+            process.kill()
+            process.wait()
     assert process.returncode == 130, output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is True and summary["epochs_run"] >= 5 and summary["best_val_acc"] is not None
