@@ -90,8 +90,8 @@ def test_gcnii_published_citeseer_settings_split_into_params_and_training():
 
 def test_dropedge_drops_edges_in_training_mode_only(data):
     model = build_model("gcn_dropedge", {"drop_edge": 0.5}, data, C)
-    seen = []
-    model.convs[0].register_forward_pre_hook(lambda module, args: seen.append(args[1].size(1)))
+    seen = []  # the number of entries of the operator the first convolution gets (a sparse adj_t)
+    model.convs[0].register_forward_pre_hook(lambda module, args: seen.append(args[1]._nnz()))
     full = data.edge_index.size(1) + data.num_nodes  # every edge plus one self-loop per node
     model.eval()
     first = model(data.x, data.edge_index)

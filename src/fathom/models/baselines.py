@@ -101,8 +101,8 @@ class DropEdgeGCN(GCNStack):
 
     def __init__(self, *args, drop_edge: float, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.drop_edge = drop_edge
-        self.adjacency = GCNAdjacency(sparse=False)  # a new graph every step: nothing to cache
+        self.drop_edge = drop_edge  # a new graph every training step: the sparse adj_t is rebuilt each time,
+        # still faster than the edge_index path (bench/sparse_adjacency.py)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:  # type: ignore[override]
         if self.training and self.drop_edge > 0:
