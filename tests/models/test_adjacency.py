@@ -73,3 +73,18 @@ def test_the_operator_is_computed_once_per_graph_and_again_for_another():
     edited = adjacency(same_values, first.num_nodes)
     same_values[:, :2] = same_values[:, :2].flip(0)  # an in-place edit bumps the version: recomputed
     assert adjacency(same_values, first.num_nodes) is not edited
+
+
+def test_a_copied_or_pickled_model_recomputes_its_operator():
+    import copy
+    import io
+
+    data = load_dataset("karate")
+    model = build_model("gcnii", {"depth": 2, "width": 4}, data, 2).eval()
+    expected = model(data.x, data.edge_index)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    for clone in (copy.deepcopy(model), torch.load(buffer, weights_only=False)):
+        assert clone.adjacency._value is None and clone.adjacency.sparse
+        torch.testing.assert_close(clone(data.x, data.edge_index), expected)

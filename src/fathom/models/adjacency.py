@@ -40,6 +40,13 @@ class GCNAdjacency:
         self._key: tuple[Any, ...] | None = None
         self._value: tuple[Tensor, Tensor | None] | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles (``copy.deepcopy(model)``, ``torch.save(model)``) drop the cache."""
+        return {"sparse": self.sparse}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["sparse"])  # type: ignore[misc]
+
     def __call__(self, edge_index: Tensor, num_nodes: int, dtype: torch.dtype = torch.float32
                  ) -> tuple[Tensor, Tensor | None]:
         key = (edge_index._version, tuple(edge_index.shape), edge_index.device, num_nodes, dtype, self.sparse)

@@ -51,7 +51,7 @@ class GCNStack(GCN):
 class GCNParams(Config):
     """A stack of PyG ``GCNConv`` layers (Kipf & Welling, ICLR 2017, Sec. 5.2 and Appendix B:
     2 layers, 16 hidden units, dropout 0.5; Adam lr 0.01, weight decay 5e-4, 200 epochs).
-    Depth above 2 is the deep GCN of their Appendix B."""
+    Depth above 2 is a deeper stack of the same layers (cf. their Appendix B, without its residuals)."""
 
     depth: int = option(2, "Number of GCNConv layers.", low=1)
     width: int = option(16, "Hidden width.", low=1)
@@ -74,8 +74,10 @@ JK_MODES = ("cat", "max", "lstm")
 class JKNetParams(Config):
     """Jumping-knowledge GCN (Xu et al., ICML 2018, Sec. 6.2 and Table 2: GCN layers, hidden 16 or
     32, 1-6 layers, concatenation / max-pooling / LSTM readout; Adam lr 0.005, L2 5e-4, dropout
-    0.5, early stopping on validation). The defaults are the deepest citation-network model of
-    Table 2 (6 layers, concatenation); width 32 is the larger of the two widths searched."""
+    0.5, early stopping on validation; Cora and CiteSeer split 60/20/20 at random). Defaults: the
+    largest depth searched (6) with concatenation, and the larger width (32); the paper's exact
+    per-dataset choice (Table 2) could not be checked here, so no per-dataset entry. The paper gives
+    no epoch budget: 1000 epochs with patience 100 here."""
 
     depth: int = option(6, "Number of GCNConv layers.", low=1)
     width: int = option(32, "Hidden width.", low=1)
