@@ -34,7 +34,7 @@ def test_parameters_may_be_a_dict_and_unknown_ones_are_named():
 
 def test_unknown_factory_suggests_the_closest_name():
     with pytest.raises(ConfigError, match="did you mean 'deepgnn'"):
-        factory("deepgcn_")
+        factory("deepgnn_")
 
 
 def test_a_registered_factory_is_buildable_by_name():
