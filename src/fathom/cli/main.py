@@ -10,6 +10,7 @@ from .linear import linear
 from .reproduce import reproduce_app
 from .sweep import sweep
 from .train import train
+from .tune import tune
 
 app = typer.Typer(
     name="fathom", no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
@@ -20,6 +21,7 @@ app.command()(datasets)
 app.command(context_settings={"allow_extra_args": True})(diagnose)
 app.command()(sweep)
 app.command()(linear)
+app.command()(tune)
 app.add_typer(reproduce_app, name="reproduce")
 
 if __name__ == "__main__":
