@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import fathom.tune as tuning
-from fathom.config import ConfigError
+from fathom.config import ConfigError, ModelConfig, TrainConfig
 from fathom.data import SplitError, load_dataset
 from fathom.tune import Choice, Range, chosen_config, hide_test, load_space_file, parse_space, search_space, tune
 
@@ -95,7 +95,9 @@ def test_tuning_never_sees_the_test_labels(tmp_path, monkeypatch):
 
 
 def test_best_json_records_the_chosen_configuration_and_its_provenance(tmp_path):
-    result = run(tmp_path, trials=2)
+    result = tune("deepgnn", "csbm", None, {"lr": {"low": 0.001, "high": 0.1, "log": True},
+                  "residual_aggregation": [0.0, 0.5]}, ModelConfig(**TINY), TrainConfig(seed=5, **FAST), 2, 0,
+                  tmp_path / "t", progress=False)  # configuration objects work too; tune's seed wins
     best = json.loads(result.best_file.read_text())
     assert best["best_val_acc"] == max(r["val_acc"] for r in result.trials)
     assert best["env"]["seed"] == 0 and "git_commit" in best["env"] and "torch" in best["env"]

@@ -236,6 +236,10 @@ def hide_test(data: Data) -> Data:
     return hidden
 
 
+def _as_dict(values: Config | dict[str, Any] | None) -> dict[str, Any]:
+    return values.to_dict() if isinstance(values, Config) else dict(values or {})
+
+
 def _optuna():
     try:
         import optuna
@@ -275,7 +279,9 @@ def tune(factory_name: str, dataset: str, data_root: str | Path | None, space: S
         raise ConfigError(f"trials and seeds per trial must be at least 1; got {trials} and {seeds_per_trial}")
     if features not in ("raw", "protocol"):
         raise ConfigError(f"features must be raw or protocol; got {features!r}")
-    more_params, more_train = split_fixed({**(fixed_params or {}), **(fixed_train or {})}, factory_name)
+    given = {**_as_dict(fixed_params), **_as_dict(fixed_train)}
+    given.pop("seed", None)
+    more_params, more_train = split_fixed(given, factory_name)
     base_params = chosen.params(**more_params)
     base_train = TrainConfig.from_dict({**more_train, "seed": seed})
     if get_spec(dataset).task != "node":
