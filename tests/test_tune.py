@@ -63,6 +63,9 @@ def test_hide_test_empties_the_test_mask_and_overwrites_its_labels():
     assert torch.equal(hidden.y[~data.test_mask], data.y[~data.test_mask]) and data.test_mask.any()
     with pytest.raises(SplitError, match="also validation or training nodes"):
         hide_test(load_dataset("karate"))  # karate's validation nodes are its test nodes
+    data.val_mask[:] = False
+    with pytest.raises(SplitError, match="no validation nodes"):
+        hide_test(data)
 
 
 def test_tuning_never_sees_the_test_labels(tmp_path, monkeypatch):

@@ -43,6 +43,10 @@ INSTALL_HINT = "hyper-parameter tuning needs Optuna: pip install 'fathom[tune]'"
 INTERRUPTED = "interrupted"
 
 
+class TrialFailed(RuntimeError):
+    """A trial's training run diverged or gave no validation accuracy (the reason is the message)."""
+
+
 @dataclass(frozen=True)
 class Choice:
     """A categorical dimension: one of ``values``."""
@@ -225,6 +229,8 @@ def hide_test(data: Data) -> Data:
     node, so what trains on it cannot depend on the test labels. Validation or training nodes
     that are also test nodes (karate's validation = test) are an error: tuning on them would
     select on test labels."""
+    if not bool(data.val_mask.any()):
+        raise SplitError(f"{getattr(data, 'name', 'the graph')} has no validation nodes: tuning selects on them")
     shared = data.test_mask & (data.val_mask | data.train_mask)
     if bool(shared.any()):
         raise SplitError(f"{int(shared.sum())} test nodes of {getattr(data, 'name', 'the graph')} are also "
@@ -313,12 +319,12 @@ def tune(factory_name: str, dataset: str, data_root: str | Path | None, space: S
                     trial.set_user_attr("reason", INTERRUPTED)
                     raise KeyboardInterrupt
                 if summary["diverged"]:
-                    raise RuntimeError(f"diverged: {summary['divergence']}")
+                    raise TrialFailed(f"diverged: {summary['divergence']}")
                 if summary["best_val_acc"] is None:
-                    raise RuntimeError("no validation accuracy (no epoch finished)")
+                    raise TrialFailed("no validation accuracy: no epoch finished")
                 scores.append(summary["best_val_acc"])
         except Exception as error:
-            trial.set_user_attr("reason", str(error) if isinstance(error, RuntimeError)
+            trial.set_user_attr("reason", str(error) if isinstance(error, TrialFailed)
                                 else f"{type(error).__name__}: {error}")
             raise
         trial.set_user_attr("val_accs", scores)
