@@ -11,6 +11,7 @@ from .linear import linear
 from .reproduce import reproduce_app
 from .sweep import sweep
 from .train import train
+from .tune import tune
 
 app = typer.Typer(
     name="fathom", no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
@@ -22,6 +23,7 @@ app.command(context_settings={"allow_extra_args": True})(diagnose)
 app.command()(sweep)
 app.command()(benchmark)
 app.command()(linear)
+app.command()(tune)
 app.add_typer(reproduce_app, name="reproduce")
 
 if __name__ == "__main__":
