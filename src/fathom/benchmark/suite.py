@@ -20,10 +20,10 @@ from ..sweep.grid import RunSpec
 from .chosen import fathom_config
 
 PLANETOID = ("cora", "citeseer", "pubmed")
-RUN_ORDER = ("cora", "citeseer", "texas", "cornell", "wisconsin", "chameleon", "actor", "squirrel", "amazon-photo",
-             "pubmed", "coauthor-cs", "amazon-computers", "coauthor-physics")  # cheapest first
-DATASET_ORDER = ("cora", "citeseer", "pubmed", "amazon-photo", "amazon-computers", "coauthor-cs",
-                 "coauthor-physics", "chameleon", "squirrel", "actor", "cornell", "texas", "wisconsin")
+RUN_ORDER = ("cora", "citeseer", "texas", "cornell", "wisconsin", "chameleon", "actor", "squirrel", "photo",
+             "pubmed", "cs", "computers", "physics")  # cheapest first
+DATASET_ORDER = ("cora", "citeseer", "pubmed", "photo", "computers", "cs",
+                 "physics", "chameleon", "squirrel", "actor", "cornell", "texas", "wisconsin")
 FATHOM = "Fathom"
 
 

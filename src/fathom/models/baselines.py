@@ -273,13 +273,13 @@ class APPNPParams(Config):
 
     width: int = option(64, "Hidden width of the MLP.", low=1)
     dropout: float = option(0.5, "Dropout before each MLP layer.", low=0.0, high=0.99)
-    k: int = option(10, "Propagation steps K.", low=1)
+    depth: int = option(10, "Propagation steps K: APPNP's message-passing depth.", low=1)
     alpha: float = option(0.1, "Teleport probability alpha.", low=0.0, high=1.0)
 
     def __post_init__(self) -> None:
         check_number("width", self.width, 1, integer=True)
         check_number("dropout", self.dropout, 0.0, 0.99)
-        check_number("k", self.k, 1, integer=True)
+        check_number("depth", self.depth, 1, integer=True)
         check_number("alpha", self.alpha, 0.0, 1.0)
 
 
@@ -291,7 +291,7 @@ class APPNPNet(nn.Module):
         self.dropout = params.dropout
         self.lin1 = nn.Linear(in_channels, params.width)
         self.lin2 = nn.Linear(params.width, out_channels)
-        self.propagate = APPNP(params.k, params.alpha, normalize=False)
+        self.propagate = APPNP(params.depth, params.alpha, normalize=False)
         self.adjacency = GCNAdjacency(sparse=True)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
