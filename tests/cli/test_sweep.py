@@ -37,3 +37,11 @@ def test_a_misspelt_fixed_key_in_a_sweep_file_is_an_error_naming_the_closest(tmp
     result = runner.invoke(app, [*FIXED, "--grid-file", str(grid), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "dept" in result.output and "depth" in result.output
     assert not (tmp_path / "o" / "results.csv").exists()
+
+
+def test_resuming_into_a_folder_of_another_sweep_is_refused(tmp_path):
+    first = runner.invoke(app, [*ARGS, "--out", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    other = runner.invoke(app, [*FIXED, "--grid", "init=glorot,kaiming", "--seeds", "2", "--out", str(tmp_path)],
+                          env={"COLUMNS": "300"})
+    assert other.exit_code == 2 and "holds another sweep" in other.output and "grid" in other.output

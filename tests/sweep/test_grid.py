@@ -46,3 +46,16 @@ def test_yaml_grid_file(tmp_path):
     path.write_text("grids: {}\n")
     with pytest.raises(ConfigError, match="unknown top-level keys"):
         load_grid_file(path)
+
+
+@pytest.mark.parametrize("text, match", [
+    (None, "cannot read the sweep file .*missing.yaml"),
+    ("grid: [unclosed\n", "not valid YAML at line 2, column 1"),
+    ("- depth\n- width\n", "must be a mapping"),
+])
+def test_a_missing_or_malformed_sweep_file_is_one_error_naming_it(tmp_path, text, match):
+    path = tmp_path / "missing.yaml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_grid_file(path)

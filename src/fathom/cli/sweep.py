@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
@@ -67,11 +68,16 @@ def sweep(
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from error
     out = out or default_out("sweep", fixed["dataset"])
+    description = {"fixed": fixed, "grid": varied, "seeds": seeds, "executor": executor}
+    try:
+        _check_same_sweep(Path(out), description, target_loss)
+    except ConfigError as error:
+        raise typer.BadParameter(str(error), param_hint="--out") from error
     finished = len(ResultStore(out).finished_ids() & {spec.run_id for spec in specs})
     console.print(f"{len(specs)} runs ({len(specs) // seeds} configurations x {seeds} seeds), "
                   f"{finished} already finished -> {out}")
     frame = run_sweep(specs, out, workers, executor, target_loss, progress,
-                      description={"fixed": fixed, "grid": varied, "seeds": seeds, "executor": executor})
+                      description=description)
     by = list(varied) or ["dataset"]
     table = summary_table(frame, by, SUMMARY_METRICS)
     rich_table = Table(title=f"mean ± std over {seeds} seeds (target loss {target_loss})")
@@ -81,6 +87,23 @@ def sweep(
         rich_table.add_row(*(str(v) for v in row))
     console.print(rich_table)
     console.print(f"results: {Path(out) / 'results.csv'} (re-run with --out {out} to resume)")
+
+
+SAME_SWEEP_KEYS = ("fixed", "grid", "seeds", "target_loss")  # what must match to resume into an existing folder
+
+
+def _check_same_sweep(out: Path, description: dict[str, Any], target_loss: float) -> None:
+    """Resuming into ``out`` is only for the same sweep: another grid's rows would mix in one table."""
+    path = out / "sweep.json"
+    if not path.exists():
+        return
+    before = json.loads(path.read_text())
+    now = json.loads(json.dumps({**description, "target_loss": target_loss}, default=str))
+    differing = [key for key in SAME_SWEEP_KEYS if key in before and before[key] != now.get(key)]
+    if differing:
+        details = "; ".join(f"{key}: {before[key]} -> {now.get(key)}" for key in differing)
+        raise ConfigError(f"{out} holds another sweep ({details}): give a new output folder, or the same "
+                          "settings to resume it")
 
 
 def _check_fixed_keys(fixed: dict[str, Any], path: Path) -> None:

@@ -157,7 +157,18 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
 
 def load_grid_file(path: str | Path) -> tuple[dict[str, Any], dict[str, list[Any]], int | None]:
     """A YAML sweep file ``{fixed: {key: value}, grid: {key: [values]}, seeds: N}``."""
-    content = yaml.safe_load(Path(path).read_text()) or {}
+    try:
+        content = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as error:
+        raise ConfigError(f"cannot read the sweep file {path}: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"the sweep file {path} is not valid YAML{where}: "
+                          f"{getattr(error, 'problem', None) or error}") from None
+    if not isinstance(content, dict):
+        raise ConfigError(f"the sweep file {path} must be a mapping {{fixed: ..., grid: ..., seeds: N}}; "
+                          f"got {type(content).__name__}")
     unknown = set(content) - {"fixed", "grid", "seeds"}
     if unknown:
         raise ConfigError(f"{path}: unknown top-level keys {sorted(unknown)}; expected fixed, grid, seeds")
