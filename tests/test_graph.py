@@ -458,3 +458,21 @@ def test_component_scaling_leaves_a_connected_graph_as_it_is(make_er):
     assert torch.equal(plain.to_dense(), scaled.to_dense())
     with pytest.raises(ValueError, match="component_scaling must be one of none, perron; got 'giant'"):
         AggregationOperator(edge_index, 60, "sum", component_scaling="giant")
+
+
+def test_a_deepgnn_used_on_a_graph_can_be_copied_and_pickled():
+    import copy
+    import io
+
+    from fathom.config import ModelConfig
+    from fathom.data import load_dataset
+    from fathom.nn import DeepGNN
+
+    data = load_dataset("karate")
+    model = DeepGNN(ModelConfig(depth=2, width=8, initial_residual=0.1), data.num_features, 4).eval()
+    expected = model(data.x, data.edge_index)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    for clone in (copy.deepcopy(model), torch.load(buffer, weights_only=False)):
+        torch.testing.assert_close(clone(data.x, data.edge_index), expected)

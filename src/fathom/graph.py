@@ -537,3 +537,8 @@ class OperatorCache:
 
     def clear(self) -> None:
         self._key, self._operator = None, None
+
+    def __getstate__(self) -> dict:
+        """Copies and pickles (``copy.deepcopy``, ``torch.save(model)``) leave the operator behind,
+        to be rebuilt on first use: sparse CSR tensors cannot be deep-copied."""
+        return {**self.__dict__, "_key": None, "_operator": None}

@@ -20,7 +20,7 @@ from ..sweep.grid import RunSpec
 from .chosen import fathom_config
 
 PLANETOID = ("cora", "citeseer", "pubmed")
-RUN_ORDER = ("cora", "citeseer", "texas", "cornell", "wisconsin", "chameleon", "actor", "squirrel", "photo",
+RUN_ORDER = ("cora", "texas", "cornell", "wisconsin", "citeseer", "chameleon", "actor", "squirrel", "photo",
              "pubmed", "cs", "computers", "physics")  # cheapest first
 DATASET_ORDER = ("cora", "citeseer", "pubmed", "photo", "computers", "cs",
                  "physics", "chameleon", "squirrel", "actor", "cornell", "texas", "wisconsin")
