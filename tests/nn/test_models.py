@@ -50,7 +50,7 @@ def _randomise_biases(model: DeepGNN, seed: int = 0) -> None:
     ({"norm": "layer", "residual": "none"}, r"norm=layer bounds a residual block.*needs residual=plain or fixup"),
     ({"norm_bound": "nuclear"}, r"norm_bound must be one of spectral, frobenius"),
     ({"norm_c": 0.0}, r"norm_c must lie in \(0"),
-    ({"activation": "tanh"}, r"activation must be one of relu, identity; got 'tanh'"),
+    ({"activation": "tanh"}, r"activation must be one of relu, identity, gelu, leaky_relu; got 'tanh'"),
     ({"dropout": 1.0}, r"dropout must be below 1"),
     ({"dropout": -0.1}, r"dropout must lie in \[0.0, 1.0\]; got -0.1"),
     ({"residual_aggregation": 1.5}, r"residual_aggregation must lie in \[0.0, 1.0\]; got 1.5"),
