@@ -242,47 +242,40 @@ def test_operator_gcn2conv_equals_pygs_gcn2conv_on_the_same_operator(make_er):
 
 # --- activations: the functions, their gains (gnn_he) and Lipschitz constants (norm=layer) -----------
 
-def _numpy_activation(name: str, z: np.ndarray, slope: float = 0.8) -> np.ndarray:
-    """Written from the definitions: GELU z Phi(z) with Phi from scipy's erf."""
-    from scipy.special import erf
-
-    return {"relu": lambda: np.maximum(z, 0.0), "identity": lambda: z,
-            "gelu": lambda: z * 0.5 * (1.0 + erf(z / np.sqrt(2.0))),
-            "leaky_relu": lambda: np.where(z > 0, z, slope * z)}[name]()
-
-
 ACTIVATION_CASES = [("relu", 0.8), ("identity", 0.8), ("gelu", 0.8), ("leaky_relu", 0.8), ("leaky_relu", 0.1)]
 
 
 @pytest.mark.parametrize("activation, slope", ACTIVATION_CASES)
-def test_every_activation_matches_the_dense_reference(make_er, dense_operator, activation, slope):
+def test_every_activation_matches_the_dense_reference(make_er, dense_operator, numpy_activation, activation,
+                                                     slope):
     edge_index = make_er(20, 0.2, seed=1, directed=True)
     conv = FathomConv(5, 4, "mean", 0.3, activation=activation, negative_slope=slope).double()
     x = _features(20, 5)
-    expected = dense_operator(edge_index, 20, "mean", 0.3) @ _numpy_activation(activation, x.numpy(), slope) @ _weight(conv)
+    activated = numpy_activation(activation, x.numpy(), slope)
+    expected = dense_operator(edge_index, 20, "mean", 0.3) @ activated @ _weight(conv)
     np.testing.assert_allclose(conv(x, edge_index).detach().numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
-def _second_moment_by_quadrature(activation: str, slope: float, variance: float) -> float:
+def _second_moment_by_quadrature(numpy_activation, activation: str, slope: float, variance: float) -> float:
     """E[act(z)^2], z ~ N(0, variance), by the trapezoid rule on [-14 s, 14 s] (numpy only)."""
     s = np.sqrt(variance)
     z = np.linspace(-14 * s, 14 * s, 400_001)
     density = np.exp(-z**2 / (2 * variance)) / np.sqrt(2 * np.pi * variance)
-    return float(np.trapezoid(_numpy_activation(activation, z, slope) ** 2 * density, z))
+    return float(np.trapezoid(numpy_activation(activation, z, slope) ** 2 * density, z))
 
 
 @pytest.mark.parametrize("activation, slope", ACTIVATION_CASES)
-def test_activation_gain_is_the_second_moment_ratio(activation, slope):
+def test_activation_gain_is_the_second_moment_ratio(numpy_activation, activation, slope):
     """g = Var(z) / E[act(z)^2] for z ~ N(0, 1) (pre) and, for post, at z ~ N(0, g); relu, the
     identity and leaky_relu are homogeneous, so theirs holds at every scale; GELU's does not."""
     from fathom.nn.conv import activation_gain
 
     gain = activation_gain(activation, slope)
-    assert gain * _second_moment_by_quadrature(activation, slope, 1.0) == pytest.approx(1.0, rel=1e-9)
+    assert gain * _second_moment_by_quadrature(numpy_activation, activation, slope, 1.0) == pytest.approx(1.0, rel=1e-9)
     post = activation_gain(activation, slope, "post")
-    assert _second_moment_by_quadrature(activation, slope, post) == pytest.approx(1.0, rel=1e-9)
+    assert _second_moment_by_quadrature(numpy_activation, activation, slope, post) == pytest.approx(1.0, rel=1e-9)
     for variance in (0.25, 9.0):
-        moment_ratio = variance / _second_moment_by_quadrature(activation, slope, variance)
+        moment_ratio = variance / _second_moment_by_quadrature(numpy_activation, activation, slope, variance)
         if activation == "gelu":
             assert abs(moment_ratio - gain) > 0.25  # 2.99 at s = 0.5, 2.03 at s = 3
         else:
@@ -317,31 +310,8 @@ def test_fathom_conv_gain_follows_its_activation():
 
 # --- OperatorGATConv: PyG's GATConv on the operator's graph, heads averaged ------------------------
 
-def _gat_by_hand(conv, x: np.ndarray, edge_index: torch.Tensor, a: float) -> np.ndarray:
-    """(1/H) sum_h ((1-a) P_h + a I) X W_h, with P_h the softmax over j in N(i) + {i} of
-    leaky_relu_0.2(att_dst_h . (W_h x_i) + att_src_h . (W_h x_j)), written out with numpy loops."""
-    n, heads, width = x.shape[0], conv.heads, conv.out_channels
-    weight = conv.lin.weight.detach().numpy().reshape(heads, width, -1)
-    att_src = conv.att_src.detach().numpy().reshape(heads, width)
-    att_dst = conv.att_dst.detach().numpy().reshape(heads, width)
-    neighbours = {i: {i} for i in range(n)}
-    for j, i in edge_index.t().tolist():
-        neighbours[i].add(j)
-    out = np.zeros((n, width))
-    for h in range(heads):
-        projected = x @ weight[h].T
-        attention = np.zeros((n, n))
-        for i in range(n):
-            js = sorted(neighbours[i])
-            logits = np.array([att_dst[h] @ projected[i] + att_src[h] @ projected[j] for j in js])
-            logits = np.where(logits > 0, logits, 0.2 * logits)
-            attention[i, js] = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
-        out += ((1 - a) * attention + a * np.eye(n)) @ projected / heads
-    return out
-
-
 @pytest.mark.parametrize("heads, a", [(1, 0.0), (3, 0.0), (2, 0.4)])
-def test_operator_gat_conv_against_hand_computation(make_er, heads, a):
+def test_operator_gat_conv_against_hand_computation(make_er, gat_by_hand, heads, a):
     from fathom.nn.conv import OperatorGATConv
 
     edge_index = make_er(12, 0.3, seed=2, directed=True)
@@ -352,6 +322,6 @@ def test_operator_gat_conv_against_hand_computation(make_er, heads, a):
         conv.att_dst.mul_(4.0)
     x = _features(12, 5)
     operator = AggregationOperator(edge_index, 12, "gcn", a, dtype=torch.float64)
-    expected = _gat_by_hand(conv, x.numpy(), edge_index, a)
+    expected = gat_by_hand(conv, x.numpy(), edge_index, a)
     np.testing.assert_allclose(conv(x, operator=operator).detach().numpy(), expected, rtol=1e-10, atol=1e-12)
     assert conv.lin.weight.shape == (heads * 5, 5) and conv.bias is None

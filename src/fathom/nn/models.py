@@ -195,7 +195,8 @@ class DeepGNN(nn.Module):
       :math:`2/(1+s^2)` for leaky_relu, 2.3517 for GELU (at unit variance; GELU is not homogeneous, so
       no single gain keeps every scale). The same rule holds for ``activation_position="post"``:
       :math:`A_a Z W` then has :math:`g` times :math:`Z`'s second moment and :math:`\sigma` divides it
-      by :math:`g` (for GELU, whose gain depends on the scale, the fixed point :math:`g = 2.1551`). For ``conv="gat"`` the operator is the attention matrix, whose rows sum to 1, so
+      by :math:`g` (for GELU, whose gain depends on the scale, the fixed point :math:`g = 2.1551`).
+      For ``conv="gat"`` the operator is the attention matrix, whose rows sum to 1, so
       :math:`\lambda_1 = 1` (and :math:`\lambda_1((1-a)P + aI) = 1`) whatever ``perron_root`` says;
       averaging :math:`H` independent heads divides the variance by :math:`H`, so
       :math:`\mathrm{Var}(W_{ij}) = g H / n`.

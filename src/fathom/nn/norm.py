@@ -4,12 +4,14 @@
   at most ``c`` (default 0.999), with ``||W||`` the Frobenius norm (what the authors' code runs) or
   the spectral norm (power iteration with a persistent vector). For a weight of ``H`` stacked heads
   (GAT), ``||W||`` is the mean of the heads' norms, ``(1/H) sum_h ||W_h||``, and every head is
-  divided by the same factor, as in the authors' GAT. Implemented as a ``torch.nn.utils.parametrize`` parametrization, so it is
-  differentiable and applies to any layer with a ``lin.weight`` (or a weight of its own).
+  divided by the same factor, as in the authors' GAT. Implemented as a ``torch.nn.utils.parametrize``
+  parametrization, so it is differentiable and applies to any layer with a ``lin.weight`` (or a
+  weight of its own).
 - ``layer``: the block output divided by the block's Lipschitz bound,
-  ``Z' = (Z + beta A_a act(Z) W) / (1 + beta Lip(act) ||A_a||_2 ||W||_2)``, ``Lip(act) = 1`` for
-  relu (1.1289 for GELU; the same bound holds for the post-activation branch ``act(A_a Z W)``) — for ``gcn``, where
-  ``||A_a||_2 = 1``, the brief's ``(X + A X W) / (1 + ||W||_2)`` (see :class:`fathom.nn.DeepGNNBlock`).
+  ``Z' = (Z + beta A_a act(Z) W) / (1 + beta Lip(act) ||A_a||_2 ||W||_2)``, with ``Lip(act) = 1``
+  for relu (1.1289 for GELU); the same bound holds for the post-activation branch
+  ``act(A_a Z W)``. For ``gcn`` and relu, where ``||A_a||_2 = 1``, it is the brief's
+  ``(X + A X W) / (1 + ||W||_2)`` (see :class:`fathom.nn.DeepGNNBlock`).
   ``||W||_2`` is computed exactly on every forward (:func:`spectral_norm`), not estimated: a
   persistent power iteration approaches it from below, and right after an optimizer step that
   moves the top singular direction it can fall far short, so the block would not be 1-Lipschitz.
