@@ -117,7 +117,11 @@ class ModelConfig(Config):
         conv: the branch's message passing: ``fathom`` (``A_a Z W`` with the fixed operator) or
             ``gat`` (PyG's ``GATConv``, ``heads`` heads averaged, each of width ``width``:
             ``(1/H) sum_h P_h Z W_h`` with ``P_h`` the softmax attention over in-edges and a
-            self-loop, mixed as ``(1 - a) P_h + a I``).
+            self-loop, mixed as ``(1 - a) P_h + a I``). Attention rows sum to 1, so ``gnn_he`` uses
+            ``lambda_1 = 1`` and, for the mean of ``H`` independent heads, ``Var(W) = g H / n``. GAT
+            takes norm ``none``, ``weight``, ``pairnorm`` or ``batchnorm`` (``layer`` is refused: with
+            attention depending on ``Z``, ``||A|| ||W||`` bounds nothing) and memory ``full`` or
+            ``checkpoint``.
         heads: attention heads of ``conv=gat`` (1 for ``fathom``).
         dropout: dropout probability on each block's input features and on the head's input.
         input_dropout: dropout probability on the input features, before the encoder.

@@ -878,3 +878,12 @@ def test_a_16_block_gat_with_the_weight_bound_trains_on_csbm():
     bounded = [float(torch.linalg.matrix_norm(block.conv.lin.weight.view(2, 16, 16)).mean()) for block in model.blocks]
     assert max(bounded) <= 0.999 + 1e-6
     assert train > 0.95 and test > 0.6, (train, test)
+
+
+def test_reset_parameters_redraws_gats_attention_vectors():
+    model = DeepGNN(ModelConfig(depth=2, width=8, conv="gat", heads=2), 3, 2)
+    before = model.blocks[0].conv.att_src.detach().clone()
+    torch.manual_seed(123)
+    model.reset_parameters()
+    after = model.blocks[0].conv.att_src.detach()
+    assert after.shape == (1, 2, 8) and not torch.equal(before, after) and float(after.abs().max()) > 0

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCN2Conv, MessagePassing
+from torch_geometric.nn.inits import glorot
 
 from ..config import ACTIVATIONS
 from ..graph import AGGREGATIONS, AggregationOperator, OperatorCache
@@ -217,6 +218,11 @@ class OperatorGATConv(GATConv):
         if not 0.0 <= self.residual_aggregation <= 1.0:
             raise ValueError(f"residual_aggregation a must lie in [0, 1]; got {residual_aggregation}")
         self.register_propagate_forward_hook(_mix_identity)  # P_h -> (1 - a) P_h + a I (fathom.nn.residual)
+
+    def reset_attention(self) -> None:
+        """Glorot attention vectors, as ``GATConv.reset_parameters`` draws them (models set the weight)."""
+        glorot(self.att_src)
+        glorot(self.att_dst)
 
     def forward(self, x: Tensor, edge_index: Tensor | None = None,  # type: ignore[override]
                 operator: AggregationOperator | None = None) -> Tensor:

@@ -287,6 +287,8 @@ class DeepGNN(nn.Module):
             fixup_(self)
         for conv in self.branch_convs():
             settle_weight_bound_(conv.lin)
+            if isinstance(conv, OperatorGATConv):
+                conv.reset_attention()
         self._operators.clear()
 
     def branch_convs(self) -> Iterator[FathomConv | OperatorGATConv]:
