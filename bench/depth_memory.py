@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (cuda_peak_mb, data_root, grid_parser, in_fresh_process, markdown, measure_grid,  # noqa: E402
                     median, peak_rss_mb, run_worker_or_print_method, train_epochs)
 
-GRID_MODEL = {"init": "glorot", "norm": "weight", "residual_aggregation": 0.0}
+GRID_MODEL = {"init": "glorot", "norm": "weight", "norm_bound": "spectral", "residual_aggregation": 0.0}
 TRAIN_MODEL = {"init": "gnn_he", "norm": "none", "residual_aggregation": 0.5}
 
 

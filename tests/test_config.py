@@ -55,3 +55,18 @@ def test_parse_overrides_types_values_by_field():
         parse_overrides("inti=glorot")
     with pytest.raises(ConfigError, match="expected key=value"):
         parse_overrides("glorot")
+
+
+def test_park_options_defaults_round_trip_and_overrides():
+    """The weight bound is Frobenius unless spectral is asked for (the authors' bound); the other
+    options default to today's model (pre-activation relu, linear encoder/head, FathomConv)."""
+    from fathom.config import parse_overrides
+
+    default = ModelConfig()
+    assert (default.norm_bound, default.activation, default.negative_slope, default.activation_position,
+            default.io, default.conv, default.heads) == ("frobenius", "relu", 0.8, "pre", "linear", "fathom", 1)
+    config = ModelConfig(norm="weight", norm_bound="spectral", activation="leaky_relu", negative_slope=0.5,
+                         activation_position="post", io="park", conv="gat", heads=4)
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    assert parse_overrides("negative-slope=0.2,heads=3,conv=gat,activation-position=post") == {
+        "negative_slope": 0.2, "heads": 3, "conv": "gat", "activation_position": "post"}

@@ -19,7 +19,10 @@ RESIDUALS = ("none", "plain", "fixup")
 INITS = ("gnn_he", "kaiming", "glorot", "fixup")
 NORMS = ("none", "weight", "layer", "pairnorm", "batchnorm")
 NORM_BOUNDS = ("spectral", "frobenius")
-ACTIVATIONS = ("relu", "identity")
+ACTIVATIONS = ("relu", "identity", "gelu", "leaky_relu")
+ACTIVATION_POSITIONS = ("pre", "post")
+CONVS = ("fathom", "gat")
+IOS = ("linear", "park")
 MEMORY_MODES = ("full", "checkpoint", "reversible")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -90,15 +93,36 @@ class ModelConfig(Config):
         aggregation: operator ``A`` (``gcn`` | ``mean`` | ``sum``).
         residual_aggregation: ``a`` in ``A_a = (1 - a) A + a I``.
         residual: ``none`` (``Z' = B(Z)``), ``plain`` (``Z' = Z + B(Z)``) or ``fixup``
-            (``Z' = Z + beta B(Z)``), with branch ``B(Z) = A_a act(Z) W``.
+            (``Z' = Z + beta B(Z)``), with branch ``B(Z) = A_a act(Z) W`` (see ``activation_position``).
         beta: fixup branch scale; ``None`` means ``1/sqrt(depth)`` (DeZoort & Hanin 2023).
         init: block-weight initializer (``gnn_he`` | ``kaiming`` | ``glorot`` | ``fixup``).
         norm: ``weight`` (``W <- W / max(1, ||W||/c)``) or ``layer`` (block output divided by
-            its Lipschitz bound), Park & Kim (2024); or PyG's ``pairnorm`` | ``batchnorm`` on each
-            branch output; or ``none``.
-        norm_bound: ``spectral`` (power iteration) or ``frobenius`` norm of ``W`` for ``weight``.
+            its Lipschitz bound ``1 + beta Lip(act) ||A_a||_2 ||W||_2``), Park & Kim (2024); or PyG's
+            ``pairnorm`` | ``batchnorm`` on each branch output; or ``none``.
+        norm_bound: the norm of ``W`` for ``weight``: ``frobenius`` (the default, what the authors'
+            code runs: ``W <- W / max(1, ||W||_F / c)``) or ``spectral`` (``||W||_2``, power
+            iteration; for a random width-n matrix ``||W||_2 ~ 2 ||W||_F / sqrt(n)``, so the
+            Frobenius bound leaves a branch about ``sqrt(n)/2`` times weaker). With ``conv=gat`` the
+            norm is the mean over heads of each head's norm, ``(1/H) sum_h ||W_h||``.
         norm_c: the bound ``c`` of ``weight``.
-        activation: ``relu``, or ``identity`` for the linearized analysis.
+        activation: ``relu``, ``identity`` (the linearized analysis), ``gelu`` (``z Phi(z)``) or
+            ``leaky_relu`` (``max(z, s z)``, ``s = negative_slope``).
+        negative_slope: ``s`` of ``leaky_relu`` (0.8: the curve of Park & Kim's figure).
+        activation_position: where the branch applies ``act``: ``pre``
+            (``B(Z) = A_a act(Z) W``, DeZoort & Hanin 2023) or ``post`` (``B(Z) = act(A_a Z W)``,
+            the block ``x + relu(GCNConv(x))`` of Park & Kim's code).
+        io: the encoder and head around the blocks: ``linear`` (``Z_0 = X W_in + b``,
+            ``Y = act(Z_L) W_out + b``) or ``park`` (Park & Kim's code: encoder
+            ``Z_0 = relu(dropout(X W_in + b))``, decoder ``Y = relu(Z_L W_1 + b_1) W_2 + b_2``).
+        conv: the branch's message passing: ``fathom`` (``A_a Z W`` with the fixed operator) or
+            ``gat`` (PyG's ``GATConv``, ``heads`` heads averaged, each of width ``width``:
+            ``(1/H) sum_h P_h Z W_h`` with ``P_h`` the softmax attention over in-edges and a
+            self-loop, mixed as ``(1 - a) P_h + a I``). Attention rows sum to 1, so ``gnn_he`` uses
+            ``lambda_1 = 1`` and, for the mean of ``H`` independent heads, ``Var(W) = g H / n``. GAT
+            takes norm ``none``, ``weight``, ``pairnorm`` or ``batchnorm`` (``layer`` is refused: with
+            attention depending on ``Z``, ``||A|| ||W||`` bounds nothing) and memory ``full`` or
+            ``checkpoint``.
+        heads: attention heads of ``conv=gat`` (1 for ``fathom``).
         dropout: dropout probability on each block's input features and on the head's input.
         input_dropout: dropout probability on the input features, before the encoder.
         initial_residual: ``alpha``: each branch aggregates ``(1-alpha) A_a act(Z) + alpha act(Z_0)``,
@@ -125,10 +149,15 @@ class ModelConfig(Config):
     norm: str = option("none", "weight: ||W|| <= c before every forward; layer: residual block divided by its "
                                "Lipschitz bound (Park & Kim 2024); pairnorm | batchnorm on each branch output.",
                        choices=NORMS)
-    norm_bound: str = option("spectral", "Norm of W for norm=weight: spectral (power iteration) or frobenius "
-                                         "(a cheap upper bound).", choices=NORM_BOUNDS)
+    norm_bound: str = option("frobenius", "Norm of W for norm=weight: frobenius W <- W/max(1, ||W||_F/c) (the "
+                                          "authors' code) or spectral ||W||_2 (power iteration); gat: the mean "
+                                          "of the heads' norms.", choices=NORM_BOUNDS)
     norm_c: float = option(0.999, "The bound c of norm=weight: ||W|| <= c.")
-    activation: str = option("relu", "relu, or identity for a linearized GNN.", choices=ACTIVATIONS)
+    activation: str = option("relu", "relu; identity for a linearized GNN; gelu z*Phi(z); leaky_relu max(z, s*z).",
+                             choices=ACTIVATIONS)
+    negative_slope: float = option(0.8, "s of activation=leaky_relu (0.8: Park & Kim's curve).", low=0.0)
+    activation_position: str = option("pre", "pre: branch A_a act(Z) W; post: act(A_a Z W) (Park & Kim's block "
+                                             "x + relu(GCNConv(x))).", choices=ACTIVATION_POSITIONS)
     dropout: float = option(0.0, "Dropout on each block's input and the head's.", low=0.0, high=0.99)
     input_dropout: float = option(0.0, "Dropout on the input features, before the encoder.", low=0.0, high=0.99)
     initial_residual: float = option(0.0, "alpha: each branch aggregates (1-alpha) A_a act(Z) + alpha act(Z_0), "
@@ -140,6 +169,11 @@ class ModelConfig(Config):
     component_scaling: str = option("none", "Disconnected graphs: perron scales each connected component's block "
                                             "of A_a so its Perron root is the graph's (gnn_he then keeps every "
                                             "component's scale); none leaves A_a as is.", choices=COMPONENT_SCALINGS)
+    io: str = option("linear", "Encoder and head: linear; park: encoder relu(dropout(X W + b)), decoder "
+                               "relu(Z W1 + b1) W2 + b2 (Park & Kim's code).", choices=IOS)
+    conv: str = option("fathom", "Branch message passing: fathom A_a Z W; gat: PyG's GATConv, heads averaged.",
+                       choices=CONVS)
+    heads: int = option(1, "Attention heads of conv=gat (averaged, each of the full width).", low=1)
 
     def __post_init__(self) -> None:
         check_number("depth", self.depth, 1, integer=True)
@@ -161,6 +195,11 @@ class ModelConfig(Config):
             raise ConfigError("norm=layer bounds a residual block (Z + beta B(Z)) / (1 + beta Lip(B)): "
                               "it needs residual=plain or fixup")
         check_choice("activation", self.activation, ACTIVATIONS)
+        check_number("negative_slope", self.negative_slope, 0.0)
+        check_choice("activation_position", self.activation_position, ACTIVATION_POSITIONS)
+        check_choice("io", self.io, IOS)
+        check_choice("conv", self.conv, CONVS)
+        check_number("heads", self.heads, 1, integer=True)
         check_number("dropout", self.dropout, 0.0, 1.0)
         if self.dropout == 1.0:
             raise ConfigError("dropout must be below 1 (dropout=1 removes every feature)")
@@ -171,6 +210,11 @@ class ModelConfig(Config):
         if (self.initial_residual > 0 or self.identity_mapping is not None) and self.norm in ("weight", "layer"):
             raise ConfigError(f"norm={self.norm} bounds a FathomConv branch's weight; the GCNII branch of "
                               "initial_residual or identity_mapping takes norm none, pairnorm or batchnorm")
+        if (self.initial_residual > 0 or self.identity_mapping is not None) and (
+                self.conv != "fathom" or self.activation_position != "pre"):
+            raise ConfigError("initial_residual and identity_mapping make the branch GCNII's (activation before "
+                              "the aggregation): they need conv=fathom and activation_position=pre")
+        self._check_gat()
         check_choice("memory", self.memory, MEMORY_MODES)
         check_choice("component_scaling", self.component_scaling, COMPONENT_SCALINGS)
         if self.memory == "reversible":
@@ -187,6 +231,21 @@ class ModelConfig(Config):
             if self.initial_residual > 0 or self.identity_mapping is not None:
                 raise ConfigError("memory=reversible blocks are FathomConv branches: initial_residual and "
                                   "identity_mapping need memory full or checkpoint")
+
+    def _check_gat(self) -> None:
+        if self.conv != "gat":
+            if self.heads != 1:
+                raise ConfigError(f"heads={self.heads} needs conv=gat (fathom has one operator)")
+            return
+        if self.aggregation != "gcn" or self.component_scaling != "none":
+            raise ConfigError("conv=gat aggregates with its attention (rows sum to 1), not with aggregation or "
+                              "component_scaling: leave them at gcn and none")
+        if self.norm == "layer":
+            raise ConfigError("norm=layer divides by ||A_a||_2 ||W||_2, a Lipschitz bound only for a fixed "
+                              "operator; GAT's attention depends on Z: use norm weight, none, pairnorm or "
+                              "batchnorm with conv=gat")
+        if self.memory == "reversible":
+            raise ConfigError("memory=reversible has FathomConv branches: conv=gat needs memory full or checkpoint")
 
     @property
     def branch_scale(self) -> float:

@@ -268,7 +268,7 @@ def _gat_plan(conv: GATConv, spectra: GraphSpectra) -> tuple[float, tuple[Weight
 
 def _fathom_plan(conv: MessagePassing, spectra: GraphSpectra) -> tuple[float, tuple[WeightTerm, ...]]:
     root = {"gcn": spectra.gcn, "mean": spectra.mean, "sum": lambda: spectra.adjacency() + 1.0}[conv.aggregation]()
-    return root, (WeightTerm(conv.lin, gain=gain_of(conv.activation)),)
+    return root, (WeightTerm(conv.lin, gain=conv.gain),)  # FathomConv.gain: leaky_relu's slope, GELU
 
 
 _PLANS: dict[str, Callable[..., tuple[float, tuple[WeightTerm, ...]]]] = {

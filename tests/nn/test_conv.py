@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -179,7 +181,7 @@ def test_needs_edge_index_or_operator():
 
 
 def test_rejects_unknown_activation():
-    with pytest.raises(ValueError, match="activation must be one of relu, identity; got 'tanh'"):
+    with pytest.raises(ValueError, match="activation must be one of relu, identity, gelu, leaky_relu; got 'tanh'"):
         FathomConv(4, 3, activation="tanh")
 
 
@@ -236,3 +238,90 @@ def test_operator_gcn2conv_equals_pygs_gcn2conv_on_the_same_operator(make_er):
         outputs.append((out.detach(), x.grad, conv.weight1.grad))
     for ours_tensor, reference_tensor in zip(*outputs):
         assert torch.allclose(ours_tensor, reference_tensor, atol=1e-5)
+
+
+# --- activations: the functions, their gains (gnn_he) and Lipschitz constants (norm=layer) -----------
+
+ACTIVATION_CASES = [("relu", 0.8), ("identity", 0.8), ("gelu", 0.8), ("leaky_relu", 0.8), ("leaky_relu", 0.1)]
+
+
+@pytest.mark.parametrize("activation, slope", ACTIVATION_CASES)
+def test_every_activation_matches_the_dense_reference(make_er, dense_operator, numpy_activation, activation,
+                                                     slope):
+    edge_index = make_er(20, 0.2, seed=1, directed=True)
+    conv = FathomConv(5, 4, "mean", 0.3, activation=activation, negative_slope=slope).double()
+    x = _features(20, 5)
+    activated = numpy_activation(activation, x.numpy(), slope)
+    expected = dense_operator(edge_index, 20, "mean", 0.3) @ activated @ _weight(conv)
+    np.testing.assert_allclose(conv(x, edge_index).detach().numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+def _second_moment_by_quadrature(numpy_activation, activation: str, slope: float, variance: float) -> float:
+    """E[act(z)^2], z ~ N(0, variance), by the trapezoid rule on [-14 s, 14 s] (numpy only)."""
+    s = np.sqrt(variance)
+    z = np.linspace(-14 * s, 14 * s, 400_001)
+    density = np.exp(-z**2 / (2 * variance)) / np.sqrt(2 * np.pi * variance)
+    return float(np.trapezoid(numpy_activation(activation, z, slope) ** 2 * density, z))
+
+
+@pytest.mark.parametrize("activation, slope", ACTIVATION_CASES)
+def test_activation_gain_is_the_second_moment_ratio(numpy_activation, activation, slope):
+    """g = Var(z) / E[act(z)^2] for z ~ N(0, 1) (pre) and, for post, at z ~ N(0, g); relu, the
+    identity and leaky_relu are homogeneous, so theirs holds at every scale; GELU's does not."""
+    from fathom.nn.conv import activation_gain
+
+    gain = activation_gain(activation, slope)
+    assert gain * _second_moment_by_quadrature(numpy_activation, activation, slope, 1.0) == pytest.approx(1.0, rel=1e-9)
+    post = activation_gain(activation, slope, "post")
+    assert _second_moment_by_quadrature(numpy_activation, activation, slope, post) == pytest.approx(1.0, rel=1e-9)
+    for variance in (0.25, 9.0):
+        moment_ratio = variance / _second_moment_by_quadrature(numpy_activation, activation, slope, variance)
+        if activation == "gelu":
+            assert abs(moment_ratio - gain) > 0.25  # 2.99 at s = 0.5, 2.03 at s = 3
+        else:
+            assert moment_ratio == pytest.approx(gain, rel=1e-9)
+
+
+@pytest.mark.parametrize("activation, slope", ACTIVATION_CASES)
+def test_activation_gain_against_monte_carlo_of_the_torch_activation(activation, slope):
+    from fathom.nn.conv import activate, activation_gain
+
+    z = torch.randn(2_000_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    moment = activate(z, activation, slope).square()
+    standard_error = float(moment.std() / moment.mean()) / math.sqrt(z.numel())
+    assert activation_gain(activation, slope) * float(moment.mean()) == pytest.approx(1.0, abs=5 * standard_error)
+
+
+@pytest.mark.parametrize("activation, slope", ACTIVATION_CASES)
+def test_activation_lipschitz_is_the_largest_slope(activation, slope):
+    """sup |act'| from a fine grid of difference quotients of the torch activation."""
+    from fathom.nn.conv import activate, activation_lipschitz
+
+    z = torch.linspace(-8, 8, 1_600_001, dtype=torch.float64)
+    slopes = (activate(z, activation, slope).diff() / z.diff()).abs()
+    assert float(slopes.max()) == pytest.approx(activation_lipschitz(activation, slope), rel=1e-8)
+
+
+def test_fathom_conv_gain_follows_its_activation():
+    assert FathomConv(4, 4, activation="leaky_relu", negative_slope=0.8).gain == pytest.approx(2 / 1.64)
+    assert FathomConv(4, 4, activation="gelu").gain == pytest.approx(2.3517156, rel=1e-7)
+    assert "activation=leaky_relu(0.5)" in repr(FathomConv(4, 4, activation="leaky_relu", negative_slope=0.5))
+
+
+# --- OperatorGATConv: PyG's GATConv on the operator's graph, heads averaged ------------------------
+
+@pytest.mark.parametrize("heads, a", [(1, 0.0), (3, 0.0), (2, 0.4)])
+def test_operator_gat_conv_against_hand_computation(make_er, gat_by_hand, heads, a):
+    from fathom.nn.conv import OperatorGATConv
+
+    edge_index = make_er(12, 0.3, seed=2, directed=True)
+    torch.manual_seed(0)
+    conv = OperatorGATConv(5, heads, a).double()
+    with torch.no_grad():  # attention vectors large enough that the attention is far from uniform
+        conv.att_src.mul_(4.0)
+        conv.att_dst.mul_(4.0)
+    x = _features(12, 5)
+    operator = AggregationOperator(edge_index, 12, "gcn", a, dtype=torch.float64)
+    expected = gat_by_hand(conv, x.numpy(), edge_index, a)
+    np.testing.assert_allclose(conv(x, operator=operator).detach().numpy(), expected, rtol=1e-10, atol=1e-12)
+    assert conv.lin.weight.shape == (heads * 5, 5) and conv.bias is None

@@ -50,7 +50,7 @@ def _randomise_biases(model: DeepGNN, seed: int = 0) -> None:
     ({"norm": "layer", "residual": "none"}, r"norm=layer bounds a residual block.*needs residual=plain or fixup"),
     ({"norm_bound": "nuclear"}, r"norm_bound must be one of spectral, frobenius"),
     ({"norm_c": 0.0}, r"norm_c must lie in \(0"),
-    ({"activation": "tanh"}, r"activation must be one of relu, identity; got 'tanh'"),
+    ({"activation": "tanh"}, r"activation must be one of relu, identity, gelu, leaky_relu; got 'tanh'"),
     ({"dropout": 1.0}, r"dropout must be below 1"),
     ({"dropout": -0.1}, r"dropout must lie in \[0.0, 1.0\]; got -0.1"),
     ({"residual_aggregation": 1.5}, r"residual_aggregation must lie in \[0.0, 1.0\]; got 1.5"),
@@ -324,10 +324,11 @@ def _block_scales(model: DeepGNN, x: torch.Tensor, edge_index: torch.Tensor) -> 
     return np.array(scales)
 
 
-def _mean_scales(make_er, kind: str, init: str, dtype: torch.dtype, activation: str = "relu") -> np.ndarray:
+def _mean_scales(make_er, kind: str, init: str, dtype: torch.dtype, activation: str = "relu",
+                 **changes) -> np.ndarray:
     edge_index = make_er(200, 0.03, seed=0)
     config = ModelConfig(depth=SP_DEPTH, width=SP_WIDTH, aggregation=kind, residual_aggregation=0.0,
-                         residual="none", init=init, activation=activation)
+                         residual="none", init=init, activation=activation, **changes)
     runs = []
     for seed in SP_SEEDS:
         x = _features(200, 32, seed=1000 + seed, dtype=dtype)
@@ -397,10 +398,15 @@ def _saved_bytes(model, x, edge_index) -> int:
     return total
 
 
-@pytest.mark.parametrize("norm", ["none", "weight"])
-def test_checkpointing_gives_the_plain_models_gradients(make_er, norm):
+PARK_BLOCKS = {"activation": "gelu", "activation_position": "post", "io": "park", "norm": "weight"}
+
+
+@pytest.mark.parametrize("changes", [{"norm": "none"}, {"norm": "weight"}, PARK_BLOCKS,
+                                     {**PARK_BLOCKS, "conv": "gat", "heads": 2}],
+                         ids=["none", "weight", "park-post-gelu", "park-gat"])
+def test_checkpointing_gives_the_plain_models_gradients(make_er, changes):
     edge_index, x = make_er(60, 0.1, seed=1), _features(60, 8, dtype=torch.float32)
-    config = ModelConfig(depth=10, width=16, residual="plain", norm=norm)
+    config = ModelConfig(depth=10, width=16, residual="plain", **changes)
     torch.manual_seed(0)
     plain = DeepGNN(config, 8, 3)
     torch.manual_seed(0)
@@ -647,3 +653,237 @@ def test_input_dropout_is_applied_in_training_only_on_dense_and_sparse_features(
 def test_invalid_gcnii_options_are_named(changes, match):
     with pytest.raises(ConfigError, match=match):
         ModelConfig(**changes)
+
+
+# --- Park & Kim's options: activation and its place, the encoder/decoder, the GAT branch -------------
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"negative_slope": -0.1}, r"negative_slope must lie in \[0.0, inf\); got -0.1"),
+    ({"activation_position": "mid"}, r"activation_position must be one of pre, post; got 'mid'"),
+    ({"io": "mlp"}, r"io must be one of linear, park; got 'mlp'"),
+    ({"conv": "gin"}, r"conv must be one of fathom, gat; got 'gin'"),
+    ({"conv": "gat", "heads": 0}, r"heads must lie in \[1, inf\); got 0"),
+    ({"heads": 2}, r"heads=2 needs conv=gat"),
+    ({"conv": "gat", "aggregation": "sum"}, r"conv=gat aggregates with its attention.*leave them at gcn and none"),
+    ({"conv": "gat", "component_scaling": "perron"}, r"conv=gat aggregates with its attention"),
+    ({"conv": "gat", "norm": "layer", "residual": "plain"}, r"norm=layer .* GAT's attention depends on Z"),
+    ({"conv": "gat", "memory": "reversible", "residual": "plain"}, r"conv=gat needs memory full or checkpoint"),
+    ({"conv": "gat", "initial_residual": 0.1}, r"initial_residual and identity_mapping .* need conv=fathom"),
+    ({"activation_position": "post", "identity_mapping": 0.5}, r"need conv=fathom and activation_position=pre"),
+], ids=lambda v: "-".join(f"{k}={v[k]}" for k in v) if isinstance(v, dict) else "")
+def test_invalid_park_options_are_named(changes, match):
+    with pytest.raises(ConfigError, match=match):
+        ModelConfig(**changes)
+
+
+ACTIVATIONS = [("relu", 0.8), ("identity", 0.8), ("gelu", 0.8), ("leaky_relu", 0.8), ("leaky_relu", 0.3)]
+
+
+@pytest.mark.parametrize("activation, slope", ACTIVATIONS)
+@pytest.mark.parametrize("position", ["pre", "post"])
+@pytest.mark.parametrize("residual", ["none", "plain", "fixup"])
+def test_activation_and_its_position_against_hand_computation(make_er, dense_operator, numpy_activation, activation,
+                                                              slope, position, residual):
+    """pre: B_l = A_a act(Z_{l-1}) W_l^T; post: B_l = act(A_a Z_{l-1} W_l^T); Z_l = B_l (none) or
+    Z_{l-1} + beta B_l; Y = act(Z_L) Wh^T + bh; act written out in numpy (GELU with scipy's erf)."""
+    edge_index = make_er(15, 0.25, seed=1, directed=True)
+    config = ModelConfig(depth=2, width=6, aggregation="mean", residual_aggregation=0.3, residual=residual,
+                         activation=activation, negative_slope=slope, activation_position=position, init="kaiming")
+    model = DeepGNN(config, 3, 2).double()
+    _randomise_biases(model)
+    x = _features(15, 3)
+    a_op = dense_operator(edge_index, 15, "mean", 0.3)
+    beta = {"none": None, "plain": 1.0, "fixup": 1 / math.sqrt(2)}[residual]
+
+    def act(z):
+        return numpy_activation(activation, z, slope)
+
+    z = _np(x) @ _np(model.encoder.weight).T + _np(model.encoder.bias)
+    for block in model.blocks:
+        weight = _np(block.conv.lin.weight).T
+        branch = a_op @ act(z) @ weight if position == "pre" else act(a_op @ z @ weight)
+        z = branch if beta is None else z + beta * branch
+    expected = act(z) @ _np(model.head.weight).T + _np(model.head.bias)
+    np.testing.assert_allclose(_np(model(x, edge_index)), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("position", ["pre", "post"])
+def test_park_encoder_and_decoder_against_hand_computation(make_er, dense_operator, position):
+    """io=park: Z_0 = relu(X We^T + be) (dropout only in training), blocks, Y = relu(Z_L W1^T + b1) Wh^T + bh,
+    with ReLU in the encoder and decoder whatever the blocks' activation (identity here)."""
+    edge_index = make_er(15, 0.25, seed=2)
+    config = ModelConfig(depth=2, width=6, aggregation="gcn", residual_aggregation=0.0, residual="plain",
+                         activation="identity", activation_position=position, io="park", dropout=0.5)
+    model = DeepGNN(config, 3, 4).double().eval()
+    assert model.encoder.weight.shape == (6, 3) and model.head_hidden.weight.shape == (6, 6)
+    assert model.head.weight.shape == (4, 6) and DeepGNN(config.replace(io="linear"), 3, 4).head_hidden is None
+    with torch.no_grad():
+        for bias in (model.encoder.bias, model.head_hidden.bias, model.head.bias):
+            bias.copy_(torch.randn(bias.shape, generator=torch.Generator().manual_seed(bias.numel()),
+                                   dtype=torch.float64))
+    x = _features(15, 3)
+    a_op = dense_operator(edge_index, 15, "gcn")
+    z = _relu(_np(x) @ _np(model.encoder.weight).T + _np(model.encoder.bias))
+    for block in model.blocks:
+        z = z + a_op @ z @ _np(block.conv.lin.weight).T
+    hidden = _relu(z @ _np(model.head_hidden.weight).T + _np(model.head_hidden.bias))
+    expected = hidden @ _np(model.head.weight).T + _np(model.head.bias)
+    out = model(x, edge_index)
+    assert out.shape == (15, 4)
+    np.testing.assert_allclose(_np(out), expected, rtol=1e-10, atol=1e-12)
+    model.train()
+    assert not torch.allclose(model(x, edge_index), out)  # the encoder's dropout acts in training
+
+
+def _sharpen_attention(model: DeepGNN) -> None:
+    with torch.no_grad():
+        for block in model.blocks:
+            block.conv.att_src.mul_(4.0)
+            block.conv.att_dst.mul_(4.0)
+
+
+@pytest.mark.parametrize("position", ["pre", "post"])
+@pytest.mark.parametrize("residual", ["none", "fixup"])
+def test_gat_blocks_against_hand_computation(make_er, numpy_activation, gat_by_hand, position, residual):
+    """B_l = GAT_l(act(Z)) (pre) or act(GAT_l(Z)) (post), GAT_l(Z) = (1/H) sum_h ((1-a) P_h + a I) Z W_h
+    written out with numpy's attention (tests/nn/conftest.py); Z_l = B_l or Z + beta B_l."""
+    edge_index = make_er(12, 0.3, seed=4, directed=True)
+    config = ModelConfig(depth=2, width=5, conv="gat", heads=2, residual_aggregation=0.2, residual=residual,
+                         activation="leaky_relu", negative_slope=0.3, activation_position=position)
+    torch.manual_seed(0)
+    model = DeepGNN(config, 3, 2).double()
+    _randomise_biases(model)
+    _sharpen_attention(model)
+    x = _features(12, 3)
+
+    def act(z):
+        return numpy_activation("leaky_relu", z, 0.3)
+
+    z = _np(x) @ _np(model.encoder.weight).T + _np(model.encoder.bias)
+    for block in model.blocks:
+        branch = (gat_by_hand(block.conv, act(z), edge_index, 0.2) if position == "pre"
+                  else act(gat_by_hand(block.conv, z, edge_index, 0.2)))
+        z = branch if residual == "none" else z + config.branch_scale * branch
+    expected = act(z) @ _np(model.head.weight).T + _np(model.head.bias)
+    np.testing.assert_allclose(_np(model(x, edge_index)), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("changes, gain", [
+    ({"activation": "leaky_relu"}, 2 / (1 + 0.8**2)),
+    ({"activation": "leaky_relu", "negative_slope": 0.2}, 2 / (1 + 0.2**2)),
+    ({"activation": "gelu"}, 2.3517),
+    ({"activation": "gelu", "activation_position": "post"}, 2.1551),
+    ({"activation": "relu", "activation_position": "post"}, 2.0),
+    ({"conv": "gat", "heads": 4}, 2.0 * 4),
+    ({"conv": "gat", "heads": 2, "activation": "leaky_relu", "negative_slope": 0.5}, 2 / 1.25 * 2),
+], ids=lambda v: "-".join(f"{k}={v[k]}" for k in v) if isinstance(v, dict) else "")
+def test_gnn_he_variance_uses_the_activations_gain_and_gats_heads(changes, gain):
+    """Var(W) = g H / (n lambda_1^2): GAT's attention has lambda_1 = 1 whatever perron_root is given
+    (aggregation is gcn there; the 4.0 below applies to the fathom cases only)."""
+    torch.manual_seed(0)
+    gat = changes.get("conv") == "gat"
+    config = ModelConfig(depth=4, width=128, aggregation="gcn" if gat else "sum", **changes)
+    model = DeepGNN(config, 3, 2, perron_root=4.0)
+    weights = torch.cat([w.detach().flatten() for w in model.branch_weights()]).double()
+    root = 1.0 if gat else 4.0
+    heads = changes.get("heads", 1)
+    assert weights.numel() == 4 * heads * 128 * 128
+    assert weights.var().item() == pytest.approx(gain / (128 * root**2), rel=max(1e-3, 5 * math.sqrt(2 / POOLED)))
+
+
+def _circulant(num_nodes: int, offsets: tuple[int, ...]) -> torch.Tensor:
+    nodes = torch.arange(num_nodes)
+    pairs = [(nodes, (nodes + k) % num_nodes) for k in offsets] + [((nodes + k) % num_nodes, nodes) for k in offsets]
+    return torch.stack([torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])])
+
+
+@pytest.mark.parametrize("graph, changes", [
+    ("er-mean", {"activation": "leaky_relu"}), ("regular-sum", {"activation": "leaky_relu"}),
+    ("er-mean", {"activation": "gelu"}), ("er-mean", {"activation": "gelu", "activation_position": "post"}),
+    ("regular-sum", {"activation": "leaky_relu", "negative_slope": 0.3, "activation_position": "post"}),
+    ("er-gat", {"activation": "leaky_relu", "conv": "gat", "heads": 3}),
+], ids=lambda v: "-".join(f"{k}={v[k]}" for k in v) if isinstance(v, dict) else v)
+def test_gnn_he_keeps_the_second_moment_of_correlated_features_by_monte_carlo(make_er, graph, changes):
+    """One gnn_he block (residual none) on a random graph, input Z = 1 h^T with h ~ N(0, I) (every node
+    alike: the correlated regime): E[Z'^2] = E[Z^2] = 1, averaged over 400 draws of W (and h). Mean
+    aggregation on an Erdos-Renyi graph has A_a 1 = 1; sum aggregation on a 4-regular graph
+    A_a 1 = 5 * 1, with lambda_1 = 5 found by DeepGNN.for_graph. GAT's attention is uniform on
+    identical rows, so P_h 1 = 1 on any graph (and its lambda_1 = 1)."""
+    kind = {"er-mean": "mean", "regular-sum": "sum", "er-gat": "gcn"}[graph]
+    edge_index = _circulant(30, (1, 4)) if graph == "regular-sum" else make_er(30, 0.2, seed=5)
+    width = 256
+    config = ModelConfig(depth=1, width=width, aggregation=kind, residual_aggregation=0.0, residual="none",
+                         init="gnn_he", **changes)
+    data = Data(x=torch.zeros(30, 3), edge_index=edge_index)
+    torch.manual_seed(0)
+    model = DeepGNN.for_graph(config, data, 2).double()
+    if graph == "regular-sum":
+        assert model.perron_root == pytest.approx(5.0, rel=1e-6)
+    operator = model.operator_for(edge_index, torch.zeros(30, width, dtype=torch.float64))
+    generator = torch.Generator().manual_seed(1)
+    moments = []
+    with torch.no_grad():
+        for seed in range(400):
+            torch.manual_seed(100 + seed)
+            model.reset_parameters()
+            h = torch.randn(width, generator=generator, dtype=torch.float64)
+            moments.append(float(model.blocks[0](torch.ones(30, 1, dtype=torch.float64) * h, operator).square().mean()))
+    moments = np.array(moments)
+    standard_error = moments.std() / math.sqrt(len(moments))
+    assert moments.mean() == pytest.approx(1.0, abs=5 * standard_error), (moments.mean(), standard_error)
+    assert standard_error < 0.015  # a gain 10% off would be seen
+
+
+@pytest.mark.parametrize("changes", [{"activation": "leaky_relu"}, {"activation_position": "post"}],
+                         ids=["leaky_relu-pre", "relu-post"])
+def test_gnn_he_has_no_exponential_trend_for_leaky_relu_and_post_activation(make_er, changes):
+    scales = _mean_scales(make_er, "gcn", "gnn_he", torch.float32, **changes)
+    assert 0.2 <= scales[SP_DEPTH - 1] / scales[16 - 1] <= 5, scales[[0, 15, 63]]
+
+
+def test_reversible_post_activation_branch_is_beta_act_of_the_aggregation(make_er, dense_operator, numpy_activation):
+    edge_index = make_er(20, 0.2, seed=2)
+    config = ModelConfig(depth=4, width=8, aggregation="mean", residual_aggregation=0.3, residual="fixup",
+                         memory="reversible", activation="gelu", activation_position="post")
+    model = DeepGNN(config, 3, 2).double()
+    branch = model.blocks[0].convs[0]
+    x = _features(20, 4)
+    expected = 0.5 * numpy_activation("gelu", dense_operator(edge_index, 20, "mean", 0.3) @ _np(x)
+                                      @ _np(branch.conv.lin.weight).T)
+    np.testing.assert_allclose(_np(branch(x, model.operator_for(edge_index, x))), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_16_block_gat_with_the_weight_bound_trains_on_csbm():
+    """Residual GAT (2 heads) with the Frobenius weight bound, 16 blocks: full-batch Adam fits the
+    training nodes of a CSBM graph and beats chance (0.25) on the test nodes by far."""
+    from fathom.data import csbm
+
+    data = csbm(num_nodes=300, seed=0)
+    config = ModelConfig(depth=16, width=16, conv="gat", heads=2, residual="plain", norm="weight",
+                         residual_aggregation=0.0, init="glorot")
+    torch.manual_seed(0)
+    model = DeepGNN(config, data.num_features, 4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
+    for _ in range(100):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(data.x, data.edge_index)[data.train_mask], data.y[data.train_mask])
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        predicted = model(data.x, data.edge_index).argmax(1)
+    train = float((predicted == data.y)[data.train_mask].float().mean())
+    test = float((predicted == data.y)[data.test_mask].float().mean())
+    bounded = [float(torch.linalg.matrix_norm(block.conv.lin.weight.view(2, 16, 16)).mean()) for block in model.blocks]
+    assert max(bounded) <= 0.999 + 1e-6
+    assert train > 0.95 and test > 0.6, (train, test)
+
+
+def test_reset_parameters_redraws_gats_attention_vectors():
+    model = DeepGNN(ModelConfig(depth=2, width=8, conv="gat", heads=2), 3, 2)
+    before = model.blocks[0].conv.att_src.detach().clone()
+    torch.manual_seed(123)
+    model.reset_parameters()
+    after = model.blocks[0].conv.att_src.detach()
+    assert after.shape == (1, 2, 8) and not torch.equal(before, after) and float(after.abs().max()) > 0

@@ -52,3 +52,18 @@ def test_an_underflowed_gradient_is_named_not_printed_as_nan():
     frame, initial = frame_and_initial(0.89, {2: 1.0, 4: 2.0, 128: 1e6}, float("nan"))
     claims = check_claims(frame, initial, PROTOCOL)
     assert not claims[2].passed and "underflowed" in claims[2].evidence
+
+
+def test_the_weight_bound_models_state_the_spectral_bound_their_results_were_made_with():
+    """The ModelConfig default became frobenius after these results were made with the spectral bound:
+    every weight-bound variant states spectral, and a committed-style row (norm_bound recorded as
+    spectral) is still named by its model."""
+    from fathom.reproduce.park2024 import BEYOND_MODELS, model_config
+
+    for models in (MODELS, BEYOND_MODELS):
+        for name, variant in models.items():
+            config = model_config(PROTOCOL, variant)
+            assert config.norm_bound == "spectral" or config.norm != "weight", name
+    row = pd.Series({**model_config(PROTOCOL, MODELS["residual+weight"]).to_dict(), "dataset": "cora"})
+    assert experiment.model_name(row, MODELS) == "residual+weight"
+    assert experiment.model_name(row.replace("spectral", "frobenius"), MODELS) == "other"

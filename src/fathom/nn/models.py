@@ -1,4 +1,4 @@
-"""DeepGNN: a linear encoder, ``L`` message-passing blocks and a linear head, from a ModelConfig."""
+"""DeepGNN: an encoder, ``L`` message-passing blocks and a head, from a ModelConfig."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from torch_geometric.nn import GroupAddRev
 from ..config import ModelConfig
 from ..graph import AggregationOperator, OperatorCache, SparseFeatures
 from ..init import glorot_, gnn_he_, kaiming_
-from .conv import FathomConv, OperatorGCN2Conv
+from .conv import ACTIVATION_GAIN  # noqa: F401  (re-exported: its home was here)
+from .conv import FathomConv, OperatorGATConv, OperatorGCN2Conv, activate, activation_gain, activation_lipschitz
 from .dropout import dropout
 from .norm import bound_weight_, make_norm, raw_weight, settle_weight_bound_, spectral_norm
 
@@ -25,20 +26,26 @@ if TYPE_CHECKING:
     from torch_geometric.data import Data
 
 
-ACTIVATION_GAIN = {"relu": 2.0, "identity": 1.0}  # E[act(z)^2] = Var(z) / gain for symmetric z
-
-
 class DeepGNNBlock(nn.Module):
-    r"""One block: branch :math:`B(Z) = \mathrm{norm}(A_a \sigma(\mathrm{dropout}(Z)) W)` and
+    r"""One block: with ``activation_position="pre"`` the branch
+    :math:`B(Z) = \mathrm{norm}(A_a \sigma(\mathrm{dropout}(Z)) W)` (DeZoort & Hanin 2023), with
+    ``"post"`` :math:`B(Z) = \mathrm{norm}(\sigma(A_a \,\mathrm{dropout}(Z) W))` (Park & Kim's block
+    ``x + relu(GCNConv(x))``), and
 
     .. math::
         Z' = B(Z) \ \ (\text{none}), \qquad Z' = Z + \beta B(Z) \ \ (\text{plain: } \beta = 1;
         \ \text{fixup: } \beta = 1/\sqrt{L} \text{ by default}).
 
-    With ``norm="weight"`` the weight is bounded, :math:`\|W\| \le c`; with ``norm="layer"`` the
-    residual block is divided by its Lipschitz bound,
-    :math:`Z' = (Z + \beta B(Z)) / (1 + \beta \|A_a\|_2 \|W\|_2)` (Park & Kim 2024), with
-    :math:`\|W\|_2` computed exactly on every forward (:func:`fathom.nn.norm.spectral_norm`).
+    With ``conv="gat"``, :math:`A_a Z W` is GAT's :math:`\frac1H \sum_h ((1-a) P_h + a I) Z W_h`
+    (:class:`fathom.nn.conv.OperatorGATConv`).
+
+    With ``norm="weight"`` the weight is bounded, :math:`\|W\| \le c` (for GAT, the mean of the
+    heads' norms); with ``norm="layer"`` the residual block is divided by its Lipschitz bound,
+    :math:`Z' = (Z + \beta B(Z)) / (1 + \beta\, \mathrm{Lip}(\sigma) \|A_a\|_2 \|W\|_2)` (Park & Kim
+    2024), with :math:`\|W\|_2` computed exactly on every forward
+    (:func:`fathom.nn.norm.spectral_norm`) and :math:`\mathrm{Lip}(\sigma) = \sup|\sigma'|` (1 for
+    relu, :math:`\max(1, s)` for leaky_relu, 1.1289 for GELU): a bound for either position, since
+    :math:`\|\sigma(A U W) - \sigma(A V W)\| \le \mathrm{Lip}(\sigma) \|A\|_2 \|W\|_2 \|U - V\|`.
 
     With an initial residual :math:`\alpha` or identity mapping :math:`\theta` (GCNII, Chen et al.
     2020) the branch is PyG's ``GCN2Conv`` on Fathom's operator,
@@ -53,18 +60,23 @@ class DeepGNNBlock(nn.Module):
     def __init__(self, config: ModelConfig, layer: int = 1) -> None:
         super().__init__()
         self.initial = config.initial_residual > 0 or config.identity_mapping is not None
+        self.post = config.activation_position == "post"
+        self.gat = config.conv == "gat"
         if self.initial:
             self.conv = OperatorGCN2Conv(config.width, config.initial_residual, config.identity_mapping,
                                          layer if config.identity_mapping is not None else None, normalize=False)
+        elif self.gat:
+            self.conv = OperatorGATConv(config.width, config.heads, config.residual_aggregation)
         else:
-            self.conv = FathomConv(config.width, config.width, config.aggregation,
-                                   config.residual_aggregation, config.activation)
+            self.conv = FathomConv(config.width, config.width, config.aggregation, config.residual_aggregation,
+                                   "identity" if self.post else config.activation, config.negative_slope)
         self.norm = make_norm(config.norm, config.width)
         if config.norm == "weight":
             bound_weight_(self.conv, config.norm_c, config.norm_bound)
         self.layer_bound = config.norm == "layer"
         self.dropout = config.dropout
         self.activation = config.activation
+        self.negative_slope = config.negative_slope
         self.residual = config.residual != "none"
         self.branch_scale = config.branch_scale
 
@@ -73,37 +85,46 @@ class DeepGNNBlock(nn.Module):
         if self.initial:
             if z0 is None:
                 raise ValueError("a block with an initial residual needs the encoder's output z0")
-            branch = self.conv(_activate(h, self.activation), _activate(z0, self.activation), operator)
-        else:
+            branch = self.conv(self._act(h), self._act(z0), operator)
+        elif self.gat and not self.post:
+            branch = self.conv(self._act(h), operator=operator)
+        else:  # FathomConv applies a pre activation itself
             branch = self.conv(h, operator=operator)
+        if self.post:
+            branch = self._act(branch)
         branch = self.norm(branch)
         out = z + self.branch_scale * branch if self.residual else branch
-        if self.layer_bound:  # divide by the block's Lipschitz bound 1 + beta ||A_a||_2 ||W||_2
-            lipschitz = operator.spectral_norm() * spectral_norm(self.conv.lin.weight)
+        if self.layer_bound:  # divide by the block's Lipschitz bound 1 + beta Lip(act) ||A_a||_2 ||W||_2
+            lipschitz = (activation_lipschitz(self.activation, self.negative_slope) * operator.spectral_norm()
+                         * spectral_norm(self.conv.lin.weight))
             out = out / (1.0 + self.branch_scale * lipschitz)
         return out
 
-
-def _activate(z: Tensor, activation: str) -> Tensor:
-    return F.relu(z) if activation == "relu" else z
+    def _act(self, z: Tensor) -> Tensor:
+        return activate(z, self.activation, self.negative_slope)
 
 
 class ScaledBranch(nn.Module):
-    """``beta A_a act(X) W`` on one channel group: the coupling function of a reversible block."""
+    """``beta A_a act(X) W`` (pre) or ``beta act(A_a X W)`` (post) on one channel group: the coupling
+    function of a reversible block."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         half = config.width // 2
-        self.conv = FathomConv(half, half, config.aggregation, config.residual_aggregation, config.activation)
+        self.post = config.activation_position == "post"
+        self.conv = FathomConv(half, half, config.aggregation, config.residual_aggregation,
+                               "identity" if self.post else config.activation, config.negative_slope)
         if config.norm == "weight":
             bound_weight_(self.conv, config.norm_c, config.norm_bound)
         self.branch_scale = config.branch_scale
+        self.activation, self.negative_slope = config.activation, config.negative_slope
 
     def reset_parameters(self) -> None:  # weights are set by DeepGNN.reset_parameters
         pass
 
     def forward(self, x: Tensor, operator: AggregationOperator) -> Tensor:
-        return self.branch_scale * self.conv(x, operator=operator)
+        branch = self.conv(x, operator=operator)
+        return self.branch_scale * (activate(branch, self.activation, self.negative_slope) if self.post else branch)
 
 
 def reversible_block(config: ModelConfig) -> GroupAddRev:
@@ -158,13 +179,27 @@ def _release_on_gradient(grad: Tensor) -> None:
 
 
 class DeepGNN(nn.Module):
-    r"""Encoder :math:`Z_0 = \mathrm{dropout}_{p_{in}}(X) W_{in} + b`, blocks :math:`Z_l = \mathrm{block}_l(Z_{l-1})`,
-    head :math:`Y = \mathrm{dropout}(\sigma(Z_L)) W_{out} + b`.
+    r"""Encoder, blocks :math:`Z_l = \mathrm{block}_l(Z_{l-1})` and head; ``config.io``:
+
+    - ``linear``: :math:`Z_0 = \mathrm{dropout}_{p_{in}}(X) W_{in} + b`,
+      :math:`Y = \mathrm{dropout}(\sigma(Z_L)) W_{out} + b`;
+    - ``park`` (Park & Kim's code): :math:`Z_0 = \mathrm{relu}(\mathrm{dropout}(\mathrm{dropout}_{p_{in}}(X)
+      W_{in} + b))`, :math:`Y = \mathrm{relu}(Z_L W_1 + b_1) W_{out} + b` (``head_hidden`` is
+      :math:`W_1`, width x width; ReLU whatever ``activation``, as in that code; no dropout in it).
 
     Block weights follow ``config.init``:
 
     - ``gnn_he``: :math:`\mathrm{Var}(W_{ij}) = g / (n \lambda_1(A_a)^2)` (DeZoort & Hanin 2023),
-      with gain :math:`g = 2` for ReLU and :math:`g = 1` for the identity (linearized GNN),
+      with the activation's gain :math:`g`, :math:`E[\sigma(z)^2] = \mathrm{Var}(z)/g`
+      (:func:`fathom.nn.conv.activation_gain`): 2 for ReLU, 1 for the identity (linearized GNN),
+      :math:`2/(1+s^2)` for leaky_relu, 2.3517 for GELU (at unit variance; GELU is not homogeneous, so
+      no single gain keeps every scale). The same rule holds for ``activation_position="post"``:
+      :math:`A_a Z W` then has :math:`g` times :math:`Z`'s second moment and :math:`\sigma` divides it
+      by :math:`g` (for GELU, whose gain depends on the scale, the fixed point :math:`g = 2.1551`).
+      For ``conv="gat"`` the operator is the attention matrix, whose rows sum to 1, so
+      :math:`\lambda_1 = 1` (and :math:`\lambda_1((1-a)P + aI) = 1`) whatever ``perron_root`` says;
+      averaging :math:`H` independent heads divides the variance by :math:`H`, so
+      :math:`\mathrm{Var}(W_{ij}) = g H / n`.
     - ``kaiming``: :math:`2/n` (He), ``glorot``: PyG's default,
     - ``fixup``: ``gnn_he`` then the last weight of every residual branch set to zero.
 
@@ -195,6 +230,7 @@ class DeepGNN(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.encoder = nn.Linear(in_channels, config.width)
+        self.head_hidden = nn.Linear(config.width, config.width) if config.io == "park" else None
         if config.memory == "reversible":
             self.blocks = nn.ModuleList(reversible_block(config) for _ in range(config.depth))
         else:
@@ -230,8 +266,10 @@ class DeepGNN(nn.Module):
                     "model with DeepGNN.for_graph(config, data, out_channels)"
                 )
             perron_root = 1.0  # lambda_1(A) = 1 for gcn and mean, hence lambda_1(A_a) = 1
-        self.perron_root = float(perron_root)
-        for linear in (self.encoder, self.head):
+        self.perron_root = 1.0 if config.conv == "gat" else float(perron_root)  # attention: rows sum to 1
+        gain = (activation_gain(config.activation, config.negative_slope, config.activation_position)
+                * (config.heads if config.conv == "gat" else 1))
+        for linear in filter(None, (self.encoder, self.head_hidden, self.head)):
             glorot_(linear.weight)
             nn.init.zeros_(linear.bias)
         for block in self.blocks:
@@ -240,7 +278,7 @@ class DeepGNN(nn.Module):
                 norm.reset_parameters()
         for weight in self.branch_weights():
             if config.init in ("gnn_he", "fixup"):
-                gnn_he_(weight, self.perron_root, gain=ACTIVATION_GAIN[config.activation])
+                gnn_he_(weight, self.perron_root, gain=gain)
             elif config.init == "kaiming":
                 kaiming_(weight)
             else:
@@ -249,18 +287,20 @@ class DeepGNN(nn.Module):
             fixup_(self)
         for conv in self.branch_convs():
             settle_weight_bound_(conv.lin)
+            if isinstance(conv, OperatorGATConv):
+                conv.reset_attention()
         self._operators.clear()
 
-    def branch_convs(self) -> Iterator[FathomConv]:
-        """Every block's convolution (two per block in reversible mode), in order."""
+    def branch_convs(self) -> Iterator[FathomConv | OperatorGATConv]:
+        """Every block's FathomConv or GAT convolution (two per block in reversible mode), in order."""
         for block in self.blocks:
-            yield from (module for module in block.modules() if isinstance(module, FathomConv))
+            yield from (module for module in block.modules() if isinstance(module, (FathomConv, OperatorGATConv)))
 
     def branch_weights(self) -> Iterator[Tensor]:
         """The stored weight ``W`` of every block's branch, in order: what initialisers fill."""
         for block in self.blocks:
             for module in block.modules():
-                if isinstance(module, FathomConv):
+                if isinstance(module, (FathomConv, OperatorGATConv)):
                     yield raw_weight(module.lin)
                 elif isinstance(module, OperatorGCN2Conv):
                     yield module.weight1
@@ -290,8 +330,11 @@ class DeepGNN(nn.Module):
             z = x.dropout(self.config.input_dropout, self.training).linear(self.encoder.weight, self.encoder.bias)
         else:
             z = self.encoder(dropout(x, self.config.input_dropout, self.training))
+        if self.head_hidden is not None:  # io=park
+            z = self._blocks(F.relu(dropout(z, self.config.dropout, self.training)), operator)
+            return self.head(F.relu(self.head_hidden(z)))
         z = self._blocks(z, operator)
-        h = F.relu(z) if self.config.activation == "relu" else z
+        h = activate(z, self.config.activation, self.config.negative_slope)
         return self.head(dropout(h, self.config.dropout, self.training))
 
     def _blocks(self, z: Tensor, operator: AggregationOperator) -> Tensor:
@@ -322,7 +365,11 @@ class DeepGNN(nn.Module):
         return (
             f"DeepGNN({self.in_channels} -> {c.width} x {c.depth} blocks -> {self.out_channels}, "
             f"aggregation={c.aggregation}, a={c.residual_aggregation}, residual={residual}, "
-            f"init={c.init}, norm={c.norm}, activation={c.activation}, dropout={c.dropout}, memory={c.memory}"
+            f"init={c.init}, norm={c.norm}" + (f"({c.norm_bound})" if c.norm == "weight" else "")
+            + f", activation={c.activation}" + (f"({c.negative_slope:g})" if c.activation == "leaky_relu" else "")
+            + (f" {c.activation_position}" if c.activation_position != "pre" else "")
+            + (f", conv=gat(heads={c.heads})" if c.conv == "gat" else "") + (f", io={c.io}" if c.io != "linear" else "")
+            + f", dropout={c.dropout}, memory={c.memory}"
             + (f", initial_residual={c.initial_residual}, identity_mapping={c.identity_mapping}"
                if self.blocks_need_input() else "")
             + (f", input_dropout={c.input_dropout}" if c.input_dropout else "") + ")"

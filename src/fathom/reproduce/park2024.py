@@ -31,18 +31,21 @@ from ..runtime import progress_bar
 from ..train import train_node_classifier
 from .common import choose_protocol, command_line, require_datasets
 
+# The weight bound here is the spectral one, the ModelConfig default when these results were made
+# (the default is now frobenius, the authors' bound): stated, so the committed rows keep their meaning.
+SPECTRAL = {"norm": "weight", "norm_bound": "spectral"}
 MODELS: dict[str, dict] = {
     "vanilla": {"residual": "none", "norm": "none"},
     "residual": {"residual": "plain", "norm": "none"},
-    "residual+weight": {"residual": "plain", "norm": "weight"},
+    "residual+weight": {"residual": "plain", **SPECTRAL},
     "residual+layer": {"residual": "plain", "norm": "layer"},
     "residual+pairnorm": {"residual": "plain", "norm": "pairnorm"},
-    "scaled-residual+weight": {"residual": "fixup", "norm": "weight"},
+    "scaled-residual+weight": {"residual": "fixup", **SPECTRAL},
 }
 NORMALISED = ("residual+weight", "residual+layer", "scaled-residual+weight")
 BEYOND_MODELS: dict[str, dict] = {
     "residual+weight": MODELS["residual+weight"],
-    "gnn_he+a0.5+fixup+weight": {"residual": "fixup", "norm": "weight", "init": "gnn_he",
+    "gnn_he+a0.5+fixup+weight": {"residual": "fixup", **SPECTRAL, "init": "gnn_he",
                                  "residual_aggregation": 0.5},
 }
 SPLIT = (0.6, 0.2, 0.2)
