@@ -2,6 +2,7 @@ import pytest
 
 from fathom.config import ConfigError, ModelConfig, TrainConfig
 from fathom.sweep import expand, load_grid_file, parse_grid
+from fathom.sweep.grid import RunSpec
 
 
 def test_parse_grid_types_values():
@@ -59,3 +60,14 @@ def test_a_missing_or_malformed_sweep_file_is_one_error_naming_it(tmp_path, text
         path.write_text(text)
     with pytest.raises(ConfigError, match=match):
         load_grid_file(path)
+
+
+def test_run_ids_keep_their_meaning_when_the_norm_bound_default_changed():
+    """Ids made when spectral was the default still mean spectral; a bound no norm uses is no part of an id."""
+    train = TrainConfig(epochs=5)
+    spectral = RunSpec("cora", ModelConfig(norm="weight", norm_bound="spectral"), train)
+    frobenius = RunSpec("cora", ModelConfig(norm="weight", norm_bound="frobenius"), train)
+    assert spectral.run_id == "7e3ea03cb2de"  # its id before the default changed (computed at eb1714f)
+    assert frobenius.run_id != spectral.run_id
+    unbounded = {RunSpec("cora", ModelConfig(norm="none", norm_bound=b), train).run_id for b in ("spectral", "frobenius")}
+    assert len(unbounded) == 1

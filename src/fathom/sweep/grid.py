@@ -79,7 +79,7 @@ class RunSpec:
         the configuration keeps existing sweeps resumable; so is the factory when it is
         ``deepgnn``, which keeps the ids of sweeps made before factories existed.
         """
-        key: dict[str, Any] = {"dataset": self.dataset, "model": _non_default(self.model),
+        key: dict[str, Any] = {"dataset": self.dataset, "model": _model_key(self.model),
                                "train": _non_default(self.train)}
         if self.split is not None:
             key["split"] = list(self.split) if isinstance(self.split, tuple) else self.split
@@ -103,10 +103,26 @@ class RunSpec:
                 "features": self.features, **self.model.to_dict(), **self.train.to_dict()}
 
 
-def _non_default(config: Any) -> dict[str, Any]:
-    defaults = type(config)()
+def _non_default(config: Any, key_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    defaults = {**dataclasses.asdict(type(config)()), **(key_defaults or {})}
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
-            if getattr(config, f.name) != getattr(defaults, f.name)}
+            if getattr(config, f.name) != defaults[f.name]}
+
+
+# Defaults as they were when run ids were first made: a default changed since must not change what
+# an existing id means (norm_bound became frobenius; every earlier id meant spectral).
+MODEL_KEY_DEFAULTS = {"norm_bound": "spectral"}
+
+
+def _model_key(model: Any) -> dict[str, Any]:
+    """The model's part of a run id: its non-default fields, judged against the defaults the ids were
+    made with; ``norm_bound`` only where a weight bound uses it."""
+    if not isinstance(model, ModelConfig):
+        return _non_default(model)
+    key = _non_default(model, MODEL_KEY_DEFAULTS)
+    if model.norm != "weight":
+        key.pop("norm_bound", None)
+    return key
 
 
 def parse_split(text: str) -> Split:
