@@ -20,12 +20,12 @@ def test_a_benchmark_on_built_in_data_writes_its_report_and_resumes(tmp_path):
     assert sorted(zip(frame["entry"], frame["depth"])) == [("Fathom", 8), ("Fathom", 32), ("GCN", 2)]
     assert (frame["status"] == "ok").all() and frame["peak_memory_mb"].gt(0).all()
     report = (out / "report.md").read_text()
-    assert "| model | karate |" in report and "finished runs: 3 of 3" in report
+    assert "| model | karate |" in report and "Finished runs: 3 of 3" in report
     assert (out / "accuracy_vs_depth.png").stat().st_size > 0
     before = (out / "sweep" / "results.csv").read_text()
     again = runner.invoke(app, command)
     assert again.exit_code == 0 and (out / "sweep" / "results.csv").read_text() == before
-    assert "over 2 invocation(s)" in (out / "report.md").read_text()
+    assert "2 invocation(s), 0 stopped before the end" in (out / "report.md").read_text()
 
 
 def test_unknown_models_and_datasets_are_one_line_errors(tmp_path):

@@ -35,10 +35,14 @@ def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], 
              "dataset's standard split, features as its protocol gives them, at most "
              f"{preset.max_epochs} epochs with early stopping after {preset.patience} epochs without a better "
              "validation accuracy. Best mean per dataset in bold.", ""]
-    lines += [f"Command: `{state.get('invocations', [{}])[-1].get('command', '') if state.get('invocations') else ''}`  ",
-              f"Wall time so far: {state.get('wall_seconds', 0) / 60:.0f} min over "
-              f"{len(state.get('invocations', []))} invocation(s); finished runs: {len(finished)} of "
-              f"{len(planned)} planned.", ""]
+    invocations = state.get("invocations", [])
+    unfinished = sum(1 for i in invocations if i.get("seconds") is None)
+    training = finished["seconds"].sum() / 60 if not finished.empty else 0.0
+    lines += [f"Command: `{invocations[-1]['command'] if invocations else ''}`  ",
+              f"Wall time of the invocations that finished: {state.get('wall_seconds', 0) / 60:.0f} min; "
+              f"{len(invocations)} invocation(s), {unfinished} stopped before the end. Training time summed "
+              f"over the finished runs: {training:.0f} min. Finished runs: {len(finished)} of {len(planned)} "
+              "planned.", ""]
     if finished.empty:
         write_atomic(out / "report.md", "\n".join(lines + ["No run has finished yet."]) + "\n")
         write_atomic(out / "leaderboard.md", "No run has finished yet.\n")
@@ -53,7 +57,9 @@ def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], 
     if claims:
         lines += ["## Targets", "", claims_section(claims), ""]
     if ablations:
-        lines += ["## Ablation: Fathom without each option", "", ablation_table(finished, ablations, datasets), ""]
+        done = finished["entry"].isin(ablations).any()
+        lines += ["## Ablation: Fathom without each option", "",
+                  ablation_table(finished, ablations, datasets) if done else "No ablation run has finished yet.", ""]
     curve = finished[finished["status"] == "ok"]
     curve = curve[curve.groupby(["entry", "dataset"])["depth"].transform("nunique") > 1]
     if not curve.empty:

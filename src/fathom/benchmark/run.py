@@ -33,6 +33,10 @@ def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None,
     started = time.perf_counter()
     specs = [spec for _, spec in planned]
     sweep_out = out / SWEEP_FOLDER
+    if not report_only:  # recorded now, so a killed invocation still shows what ran
+        state["invocations"] = state.get("invocations", []) + [
+            {"command": command, "workers": workers, "executor": executor, "started": time.time(), "seconds": None}]
+        write_json(out / STATE_FILE, state)
     if report_only:
         from ..sweep.store import ResultStore
 
@@ -43,9 +47,7 @@ def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None,
                           description={"benchmark": preset.name, "command": command})
     if not report_only:
         state["wall_seconds"] = state.get("wall_seconds", 0.0) + time.perf_counter() - started
-        state["invocations"] = state.get("invocations", []) + [
-            {"command": command, "workers": workers, "executor": executor,
-             "seconds": time.perf_counter() - started}]
+        state["invocations"][-1]["seconds"] = time.perf_counter() - started
     state.update({"preset": preset.name, "planned_runs": len(specs), "environment": environment(0, "cpu")})
     write_json(out / STATE_FILE, state)
     frame = frame.copy()
