@@ -282,7 +282,9 @@ class APPNPParams(Config):
     of 64 units with dropout 0.5, then K = 10 steps of personalised-PageRank propagation with
     teleport alpha = 0.1; Adam lr 0.01, L2 5e-3 on the first layer, patience 100 of at most 10000
     epochs). Two deviations: the paper's dropout on the adjacency matrix at every propagation step
-    is not applied, and the L2 of 5e-3 applies to every parameter."""
+    is not applied, and the L2 is PyG's citation benchmark's 5e-4 on every parameter
+    (benchmark/citation/appnp.py): the paper's 5e-3 applied to every parameter, the output layer
+    too, underfit Cora's public split (train loss 1.56 after 150 epochs, 57.8 % test, 3 seeds)."""
 
     width: int = option(64, "Hidden width of the MLP.", low=1)
     dropout: float = option(0.5, "Dropout before each MLP layer.", low=0.0, high=0.99)
@@ -315,7 +317,7 @@ class APPNPNet(nn.Module):
 
 @register_model("appnp", APPNPParams, "APPNP (Gasteiger et al. 2019): an MLP, then PyG's personalised-PageRank "
                                       "propagation",
-                training={"lr": 0.01, "weight_decay": 5e-3, "epochs": 10000, "patience": 100})
+                training={"lr": 0.01, "weight_decay": 5e-4, "epochs": 10000, "patience": 100})
 def build_appnp(params: APPNPParams, data: Data, out_channels: int) -> nn.Module:
     return APPNPNet(data.num_features, out_channels, params)
 
