@@ -97,3 +97,15 @@ def test_ctrl_c_leaves_a_summary_marked_interrupted(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is True and summary["epochs_run"] >= 5 and summary["best_val_acc"] is not None
     assert f"fathom train --resume {out}" in output.replace("\n", "")
+
+
+def test_a_model_broken_at_initialisation_is_warned_about_before_epoch_one(tmp_path):
+    broken = runner.invoke(app, ["train", "--depth", "32", "--aggregation", "sum", "--init", "kaiming", "--residual",
+                                 "none", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "a")],
+                           env={"COLUMNS": "300"})
+    assert broken.exit_code == 0, broken.output
+    warning = broken.output.index("warning at initialisation: [FAIL] signal scale")
+    assert "--init gnn_he" in broken.output and warning < broken.output.index("DeepGNN(")
+    sound = runner.invoke(app, ["train", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "b")],
+                          env={"COLUMNS": "300"})
+    assert sound.exit_code == 0 and "warning at initialisation" not in sound.output

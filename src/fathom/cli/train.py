@@ -8,13 +8,16 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..config import ModelConfig, TrainConfig
 from ..data import describe
+from ..diagnostics.recorder import measure_at_init
+from ..diagnostics.verdict import verdict
 from ..train import train_node_classifier
 from . import options as opt
-from .common import default_out, fail, load_or_exit
+from .common import as_flags, default_out, fail, load_or_exit
 
 console = Console()
 
@@ -65,6 +68,8 @@ def train(
     data = load_or_exit(dataset, data_root, train_config.seed, opt.parse_split(split), features)
     out = out or default_out("train", dataset)
     console.print(describe(data))
+    if resume is None:
+        warn_at_init(model_config, data, train_config.seed)
     try:
         result = train_node_classifier(
             model_config, train_config, data, out, progress=progress,
@@ -89,6 +94,24 @@ def _recorded_run(run_dir: Path) -> dict:
         return json.loads((run_dir / "config.json").read_text())
     except (OSError, ValueError) as error:
         raise fail(f"cannot resume {run_dir}: its config.json is missing or unreadable ({error})") from error
+
+
+INIT_CHECK_MAX_ENTRIES = 2e8  # nodes x width x depth up to which the init check runs (one recorded pass)
+
+
+def warn_at_init(config: ModelConfig, data, seed: int) -> None:
+    """Before epoch 1, what ``fathom diagnose`` would find wrong at initialisation, as warnings.
+
+    Skipped where one recorded pass would be costly (very deep or wide models on big graphs, or
+    the memory-saving modes, whose point is not to hold every layer)."""
+    if config.memory != "full" or data.num_nodes * config.width * config.depth > INIT_CHECK_MAX_ENTRIES:
+        return
+    with console.status("checking the model at initialisation"):
+        metrics = measure_at_init(config, data, [seed])
+    for finding in verdict(metrics, config):
+        if finding.present:
+            console.print(f"[yellow]warning at initialisation:[/yellow] {escape(as_flags(finding.line()))} "
+                          "(fathom diagnose shows it layer by layer)", highlight=False, soft_wrap=True)
 
 
 def print_summary(summary: dict) -> None:
