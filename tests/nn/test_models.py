@@ -607,7 +607,7 @@ def test_the_benchmark_configuration_keeps_signal_and_gradients_order_one_at_dep
         z0 = model.encoder(x)
         z = model._blocks(z0, operator)
         model.head(F.relu(z)).square().sum().backward()
-        return float(z.norm() / z0.norm()), float(model.encoder.weight.grad.norm())
+        return float(z.detach().norm() / z0.detach().norm()), float(model.encoder.weight.grad.norm())
 
     signal, gradient = scales(depth)
     shallow_signal, shallow_gradient = scales(2)
