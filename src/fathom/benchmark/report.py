@@ -12,6 +12,7 @@ from ..report.markdown import Claim, claims_section, markdown_table
 from ..report.plots import plot_against_depth
 from ..runs import write_atomic
 from ..sweep.grid import RunSpec
+from .chosen import chosen_configs
 from .leaderboard import ACCURACY, SELECTION, leaderboard_tables, summary
 from .suite import DATASET_ORDER, FATHOM, Preset
 
@@ -52,7 +53,7 @@ def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], 
     lines += ["## Leaderboard", "", accuracy, "", "## Cost at the same depths",
               "", "Median epoch time and median peak memory of a run (CPU: the process's peak resident set, "
               "Python and the data included; machines under load from parallel runs).", "", cost, ""]
-    lines += _notes(datasets)
+    lines += _notes(datasets) + _fathom_configs(datasets)
     claims = target_claims(finished, datasets)
     if claims:
         lines += ["## Targets", "", claims_section(claims), ""]
@@ -82,6 +83,22 @@ def _notes(datasets: list[str]) -> list[str]:
                      "on both sides of the splits, so test accuracy is inflated by leakage "
                      "(`fathom datasets` counts them; Platonov et al., ICLR 2023).")
     return (["## Notes", "", *notes, ""] if notes else [])
+
+
+def _fathom_configs(datasets: list[str]) -> list[str]:
+    """Fathom's configuration on each dataset (``chosen.json``) and how it was chosen."""
+    configs = chosen_configs()
+    default = configs["default"]
+    lines = ["## Fathom's configuration", "",
+             "Default, from `src/fathom/benchmark/chosen.json` (" + default.get("how", "") + "): "
+             + ", ".join(f"`{k}={v}`" for k, v in {**default["params"], **default["train"]}.items()) + ".", ""]
+    for dataset in datasets:
+        own = configs.get(dataset)
+        if own:
+            changes = {**own.get("params", {}), **own.get("train", {})}
+            lines.append(f"- **{dataset}**: " + ", ".join(f"`{k}={v}`" for k, v in changes.items())
+                         + f" ({own.get('how', '')})")
+    return lines + [""]
 
 
 def _best_deep(frame: pd.DataFrame, entry: str, dataset: str, min_depth: int = 0) -> pd.Series | None:
