@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -120,3 +121,52 @@ def test_deepgnn_run_ids_are_those_of_sweeps_made_before_model_factories():
     gcn = RunSpec("karate", factory("gcn").params(depth=2), FAST, factory="gcn")
     assert spec.run_id != gcn.run_id
     assert spec.run_id == "2ba67d36e6ff"  # the id this spec had before factories existed (commit 7fb8119)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_workers_die_with_a_sweep_killed_by_sigkill():
+    """A killed sweep must not leave worker processes training on (they held both cores for hours)."""
+    script = ("import time\nfrom fathom.sweep.executors import results\n"
+              "for _ in results('local', time.sleep, [(300,), (300,)], workers=2): pass\n")
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    workers: list[int] = []
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and len(workers) < 2:
+            time.sleep(0.2)
+            workers = _spawned_children(parent.pid)
+        assert len(workers) == 2
+        parent.kill()
+        parent.wait()
+        deadline = time.time() + 15
+        while time.time() < deadline and any(_alive(pid) for pid in workers):
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in workers)
+    finally:
+        parent.kill()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _spawned_children(parent: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"spawn_main" in cmdline:
+            children.append(int(entry.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
@@ -14,10 +16,19 @@ from typing import Any
 EXECUTORS = ("local", "ray")
 
 
-def _limit_threads(threads: int) -> None:
+def _init_worker(threads: int) -> None:
+    """A worker process: ``threads`` torch threads, and on Linux it dies with its parent
+    (``PR_SET_PDEATHSIG``), so a sweep killed with SIGKILL leaves no worker training on."""
     import torch
 
     torch.set_num_threads(threads)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # the parent died before the request took effect
+            os._exit(1)
 
 
 def local_results(function: Callable[..., Any], argument_lists: Iterable[tuple], workers: int = 1) -> Iterator[Any]:
@@ -30,7 +41,7 @@ def local_results(function: Callable[..., Any], argument_lists: Iterable[tuple],
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
         futures = [pool.submit(function, *arguments) for arguments in argument_lists]
         try:
             for future in as_completed(futures):
