@@ -618,7 +618,7 @@ def test_the_benchmark_configuration_keeps_signal_and_gradients_order_one_at_dep
 def test_gnn_he_fills_the_gcnii_weights_and_fixup_zeroes_them():
     model = DeepGNN(ModelConfig(depth=4, width=64, initial_residual=0.1, identity_mapping=0.5, init="gnn_he",
                                 residual_aggregation=0.0), 8, 2)
-    weights = torch.stack([w for w in model.branch_weights()])
+    weights = torch.stack([w.detach() for w in model.branch_weights()])
     assert weights.shape == (4, 64, 64)
     assert float(weights.var()) == pytest.approx(2 / 64, rel=0.05)
     fixed = DeepGNN(ModelConfig(depth=4, width=8, initial_residual=0.1, init="fixup"), 8, 2)
