@@ -476,3 +476,20 @@ def test_a_deepgnn_used_on_a_graph_can_be_copied_and_pickled():
     buffer.seek(0)
     for clone in (copy.deepcopy(model), torch.load(buffer, weights_only=False)):
         torch.testing.assert_close(clone(data.x, data.edge_index), expected)
+
+
+def test_sparse_feature_dropout_keeps_its_transpose_consistent_and_its_gradient_exact():
+    from fathom.graph import SparseFeatures
+
+    torch.manual_seed(0)
+    x = (torch.rand(50, 30) < 0.1).float() * torch.rand(50, 30)
+    dropped = SparseFeatures(x).dropout(0.5)
+    dense = dropped.matrix.to_dense()
+    assert torch.equal(dropped.matrix_t.to_dense(), dense.t())
+    kept = dense != 0
+    assert torch.allclose(dense[kept], 2 * x[kept]) and 0 < int(kept.sum()) < int((x != 0).sum())
+    weight = torch.randn(8, 30, requires_grad=True)
+    dropped.linear(weight).square().sum().backward()
+    reference = weight.detach().clone().requires_grad_()
+    (dense @ reference.t()).square().sum().backward()
+    assert torch.allclose(weight.grad, reference.grad, atol=1e-5)
