@@ -11,7 +11,7 @@ from fathom.reproduce.xu2021 import Protocol, check_claims, orderings, run
 
 TINY = Protocol(datasets=("karate",), depths=(1, 2), deep_depths=(3,), seeds=(0, 1), linear_width=16, linear_steps=40,
                 lambda_every=5, relu_width=8, relu_depths=(1, 2), relu_steps=20, probe_steps=10, gin_depths=(1,),
-                late_depths=(1, 2), late_steps=60, late_seeds=(0,), bind_dataset="karate", bind_width=40,
+                late_depths=(1, 2), late_steps=60, late_seeds=(0,), relu_late_seeds=(0,), bind_dataset="karate", bind_width=40,
                 bind_depths=(1,), bind_seeds=(0,), bind_lr=1e-2, bind_steps=60)
 
 
@@ -25,9 +25,9 @@ def test_pipeline_writes_report_figures_and_tables(tiny_run):
     out, report = tiny_run
     text = report.read_text()
     claim_lines = [line for line in text.splitlines() if line.startswith("- **PASS**") or line.startswith("- **FAIL**")]
-    assert len(claim_lines) == 12  # checks 1, 1b, 2-4 early and late, 5 and 6a-6c
+    assert len(claim_lines) == 13  # checks 1, 1b, 2-4 early and late, 5 early and late, 6a-6c
     assert all("rule: PASS iff" in line for line in claim_lines)  # every claim states its rule
-    for figure in ("loss_curves.png", "late.png", "bound.png", "quantities.png", "labels.png"):
+    for figure in ("loss_curves.png", "late.png", "late_relu.png", "bound.png", "quantities.png", "labels.png"):
         assert (out / figure).stat().st_size > 10_000 and f"]({figure})" in text
     results = json.loads((out / "results.json").read_text())
     assert [c["passed"] for c in results["claims"]] == ["**PASS**" in line for line in claim_lines]
@@ -38,7 +38,8 @@ def test_pipeline_writes_report_figures_and_tables(tiny_run):
     assert len(main[main["model"] == "linear"]) == 16 + 4 and len(main[main["model"] == "relu"]) == 16
     assert set(frame["phase"]) == {"probe", "gin", "main", "late", "bind"}
     late, bind = frame[frame["phase"] == "late"], frame[frame["phase"] == "bind"]
-    assert len(late) == 2 * 2 * 2 and set(late["steps"]) == {60}  # depths x skip x labels, one seed
+    assert set(late["steps"]) == {60}
+    assert (late["model"].value_counts() == 2 * 2 * 2).all()  # linear and ReLU: depths x skip x labels, one seed
     assert len(bind) == 1 and bind["skip"].all() and set(bind["width"]) == {40}
     ratios = frame.loc[frame["model"] == "linear", ["bound_ratio_quarter", "bound_ratio_mid", "bound_ratio_final"]]
     assert (ratios.dropna() >= 1 - 1e-9).all().all()  # the bound is above the measured gap: ratio >= 1
@@ -98,6 +99,24 @@ def test_late_orderings_are_read_at_the_late_steps():
     rows.loc[rows["skip"], "final_loss"] = 10.0  # skips lose at the very end only
     late = orderings(rows, ("three_quarter_loss", "final_loss"))
     assert len(late["skip"][1]) == 4 and not orderings(rows)["skip"][1]
+
+
+def test_the_late_relu_check_reads_the_late_relu_runs(tiny_run):
+    out, _ = tiny_run
+    frame = pd.read_csv(out / "results.csv")
+    quantities = pd.read_csv(out / "quantities.csv")
+    late_relu = [c for c in check_claims(frame, quantities, TINY) if c.statement.startswith("(5L)")]
+    assert len(late_relu) == 1 and "steps 45 and 60 of 60" in late_relu[0].statement
+    rigged = frame.copy()  # skips and true labels win everywhere: every ordering holds
+    selected = (rigged["phase"] == "late") & (rigged["model"] == "relu")
+    loss = 10.0 / rigged["depth"] * (1 + (~rigged["skip"])) * (1 + (rigged["labels"] == "shuffled"))
+    for column in ("three_quarter_loss", "final_loss"):
+        rigged.loc[selected, column] = loss[selected]
+    by_statement = {c.statement[:4]: c.passed for c in check_claims(rigged, quantities, TINY)}
+    assert by_statement["(5L)"]
+    rigged.loc[selected & rigged["skip"], "final_loss"] = 100.0  # skips lose at the last step only
+    after = {c.statement[:4]: c.passed for c in check_claims(rigged, quantities, TINY)}
+    assert not after["(5L)"] and after["(5) "] == by_statement["(5) "]
 
 
 def test_a_rerun_loads_finished_runs_instead_of_training_them(tiny_run, monkeypatch):

@@ -91,10 +91,10 @@ def plot_bound(curves: pd.DataFrame, datasets: tuple[str, ...], path: Path) -> P
                    "Linear GCN: measured loss gap vs Theorem 1's bound (mean over seeds, true labels)", path)
 
 
-def plot_late(curves: pd.DataFrame, datasets: tuple[str, ...], path: Path) -> Path:
+def plot_late(curves: pd.DataFrame, datasets: tuple[str, ...], path: Path, model: str = "linear") -> Path:
     """Figure 4's three panels on the late protocol, per dataset: (a) skip vs no skip, (b) depth with skips,
-    (c) true vs shuffled labels (with skips); linear GCN, mean over seeds."""
-    late = _select(curves, phase="late", model="linear")
+    (c) true vs shuffled labels (with skips); the ``model`` GCN (linear or relu), mean over seeds."""
+    late = _select(curves, phase="late", model=model)
     colours = _colours(late["depth"])
     panels = [("(a) skip (solid) vs no skip (dashed), true labels", dict(labels="true"), "skip"),
               ("(b) depth, with skips, true labels", dict(labels="true", skip=True), None),
@@ -108,8 +108,8 @@ def plot_late(curves: pd.DataFrame, datasets: tuple[str, ...], path: Path) -> Pa
                 style = styles[varied][keys[1]] if varied else "-"
                 ax.plot(line["step"], line["loss_mean"], style, color=colours[keys[0]], linewidth=1.4)
             _step_axis(ax, f"{dataset}: {title}", "training loss (sum)", fontsize=9)
-    return _finish(figure, colours, (), "Figure 4's protocol (linear GCN): orderings are read late, where the curves "
-                   "separate", path)
+    return _finish(figure, colours, (), f"Figure 4's protocol ({'ReLU' if model == 'relu' else 'linear'} GCN): "
+                   "orderings are read late, where the curves separate", path)
 
 
 def plot_quantities(quantities: pd.DataFrame, frame: pd.DataFrame, path: Path) -> Path:

@@ -42,6 +42,7 @@ class Protocol:
     late_depths: tuple[int, ...] = (2, 4, 6)
     late_steps: int = 6000
     late_seeds: tuple[int, ...] = (0, 1, 2)
+    relu_late_seeds: tuple[int, ...] = (0, 1)  # the caption: the patterns hold for ReLU GNNs too
     # where Theorem 1's bound binds: skips (sigma_min(G_H) >= 1.35 on Cora) and width >= m_x (larger lambda_T)
     bind_dataset: str = "cora"
     bind_width: int = 2048
@@ -63,7 +64,7 @@ class Protocol:
 
 FULL = Protocol()
 QUICK = Protocol(depths=(1, 2, 4, 8), deep_depths=(), seeds=(0, 1), linear_steps=400, relu_depths=(1, 4),
-                 relu_steps=200, probe_steps=100, gin_depths=(1, 2), late_steps=2000, late_seeds=(0,),
+                 relu_steps=200, probe_steps=100, gin_depths=(1, 2), late_steps=2000, late_seeds=(0,), relu_late_seeds=(),
                  bind_depths=(1, 2), bind_seeds=(0,), bind_steps=400)
 
 
