@@ -443,6 +443,21 @@ def test_component_scaling_gives_every_block_the_graphs_perron_root(make_er, den
     assert np.count_nonzero(scaled) == np.count_nonzero(reference)  # nothing links the components
 
 
+@pytest.mark.parametrize("directed", [False, True])
+@pytest.mark.parametrize("a", [0.0, 0.3])
+def test_unit_scaling_gives_every_block_perron_root_one(make_er, dense_operator, directed, a):
+    edge_index, n = disconnected_graph(make_er, directed)
+    reference = dense_operator(edge_index, n, "sum", a)
+    operator = AggregationOperator(edge_index, n, "sum", a, dtype=torch.float64, component_scaling="unit")
+    scaled = operator.to_dense().numpy()
+    for members in weak_components(reference):
+        block = np.ix_(members, members)
+        block_root = float(np.abs(np.linalg.eigvals(reference[block])).max())
+        np.testing.assert_allclose(scaled[block], reference[block] / block_root, rtol=1e-7)
+    assert float(np.abs(np.linalg.eigvals(scaled)).max()) == pytest.approx(1.0, rel=1e-7)
+    assert operator.perron_root() == 1.0
+
+
 @pytest.mark.parametrize("kind", ["gcn", "mean"])
 def test_component_scaling_changes_nothing_where_every_component_has_root_one(make_er, kind):
     edge_index, n = disconnected_graph(make_er)
@@ -456,7 +471,7 @@ def test_component_scaling_leaves_a_connected_graph_as_it_is(make_er):
     plain = AggregationOperator(edge_index, 60, "sum", 0.3, dtype=torch.float64)
     scaled = AggregationOperator(edge_index, 60, "sum", 0.3, dtype=torch.float64, component_scaling="perron")
     assert torch.equal(plain.to_dense(), scaled.to_dense())
-    with pytest.raises(ValueError, match="component_scaling must be one of none, perron; got 'giant'"):
+    with pytest.raises(ValueError, match="component_scaling must be one of none, perron, unit; got 'giant'"):
         AggregationOperator(edge_index, 60, "sum", component_scaling="giant")
 
 

@@ -131,8 +131,9 @@ class ModelConfig(Config):
             ``beta_l = ln(theta/l + 1)`` (GCNII's identity mapping); ``None``: ``W``.
         memory: ``full``, ``checkpoint`` (recompute segments of sqrt(L) blocks) or
             ``reversible`` (grouped reversible blocks, memory constant in depth).
-        component_scaling: ``none``, or ``perron``: scale each connected component's block of
-            ``A_a`` so that its Perron root equals the graph's (see ``AggregationOperator``).
+        component_scaling: ``none``; ``perron``: scale each connected component's block of
+            ``A_a`` so that its Perron root equals the graph's; ``unit``: so that it equals 1
+            (see ``AggregationOperator``).
     """
 
     depth: int = option(32, "Number of message-passing blocks L.", low=1)
@@ -168,7 +169,9 @@ class ModelConfig(Config):
                                  "reversible blocks (activation memory constant in depth).", choices=MEMORY_MODES)
     component_scaling: str = option("none", "Disconnected graphs: perron scales each connected component's block "
                                             "of A_a so its Perron root is the graph's (gnn_he then keeps every "
-                                            "component's scale); none leaves A_a as is.", choices=COMPONENT_SCALINGS)
+                                            "component's scale); unit scales every block to Perron root 1 (batches "
+                                            "of graphs under sum aggregation); none leaves A_a as is.",
+                                    choices=COMPONENT_SCALINGS)
     io: str = option("linear", "Encoder and head: linear; park: encoder relu(dropout(X W + b)), decoder "
                                "relu(Z W1 + b1) W2 + b2 (Park & Kim's code).", choices=IOS)
     conv: str = option("fathom", "Branch message passing: fathom A_a Z W; gat: PyG's GATConv, heads averaged.",

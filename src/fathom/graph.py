@@ -22,6 +22,11 @@ and the same ``C_W`` is right for all of them. The component holding ``lambda_1`
 connected graph) is left as it is. For ``gcn`` and ``mean`` every component already has
 ``lambda_c = 1``, so the option changes nothing there.
 
+``component_scaling="unit"`` divides every component's block by its own Perron root instead, so
+that every block, and the operator, has Perron root 1. A batch of many graphs (graph
+classification) needs this fixed target: its largest root changes from batch to batch while the
+weights, initialised once with ``C_W = 2``, do not (see :mod:`fathom.tasks.graph`).
+
 The operator is built once per graph (normalised once, stored as CSR together with its
 transpose) and shared by every layer; layers never re-normalise.
 """
@@ -39,7 +44,7 @@ if TYPE_CHECKING:
     from torch_geometric.data import Data
 
 AGGREGATIONS = ("gcn", "mean", "sum")
-COMPONENT_SCALINGS = ("none", "perron")  # see AggregationOperator: per-component Perron-root scaling
+COMPONENT_SCALINGS = ("none", "perron", "unit")  # see AggregationOperator: per-component Perron-root scaling
 
 
 def validate_edge_index(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -170,8 +175,9 @@ class AggregationOperator:
         num_nodes: number of nodes ``N``; inferred as ``max(edge_index) + 1`` when omitted.
         kind: ``"gcn"``, ``"mean"`` or ``"sum"`` (see the module docstring).
         residual: the residual-aggregation weight ``a`` in ``[0, 1]`` (``0`` gives ``A``).
-        component_scaling: ``"none"``, or ``"perron"``: scale each (weakly) connected component's
-            block so that its Perron root equals the graph's (see the module docstring).
+        component_scaling: ``"none"``; ``"perron"``: scale each (weakly) connected component's
+            block so that its Perron root equals the graph's; ``"unit"``: so that it equals 1
+            (see the module docstring).
         dtype, device: of the stored sparse matrices.
     """
 
@@ -249,15 +255,18 @@ class AggregationOperator:
         """float64 values of ``A_a`` at ``(rows, cols)``, each component's block scaled if asked."""
         a = self.residual
         values = (1.0 - a) * self._base_values + a * (self._rows == self._cols).double()
-        if self.component_scaling == "perron" and self.kind == "sum":  # gcn, mean: every lambda_c = 1
+        if self.component_scaling != "none" and self.kind == "sum":  # gcn, mean: every lambda_c = 1
             values = values * self.component_scales()[self._rows]
         return values
 
     def component_scales(self) -> Tensor:
-        """Per node, the factor ``s_c = lambda_1(A_a) / lambda_c(A_a)`` of its component's block
-        (float64; 1 in the component holding ``lambda_1``). See the module docstring."""
+        """Per node, the factor of its component's block: ``s_c = lambda_1(A_a) / lambda_c(A_a)``
+        (``perron``; 1 in the component holding ``lambda_1``) or ``1 / lambda_c(A_a)`` (``unit``).
+        float64. See the module docstring."""
         labels, roots = self.component_roots()
         a = self.residual
+        if self.component_scaling == "unit":
+            return (1.0 / ((1.0 - a) * roots + a))[labels]
         scales = self.perron_root() / ((1.0 - a) * roots + a)
         scales[roots >= roots.max() * (1 - 1e-6)] = 1.0  # the dominant component stays exactly as it is
         return scales[labels]
@@ -429,7 +438,7 @@ class AggregationOperator:
         return int(self._rows.numel())
 
     def perron_root(self, tol: float = 1e-7, max_iter: int = 20000) -> float:
-        """Spectral radius ``lambda_1(A_a) = (1 - a) lambda_1(A) + a``.
+        """Spectral radius ``lambda_1(A_a) = (1 - a) lambda_1(A) + a`` (1 with ``unit`` scaling).
 
         ``lambda_1(A)``, the Perron root (``A`` is non-negative with a positive diagonal), comes
         from power iteration on the sparse operator in float64 and is cached:
@@ -441,6 +450,8 @@ class AggregationOperator:
           ``min_i (Bx)_i/x_i <= lambda_1(B) <= max_i (Bx)_i/x_i`` certify the result: iteration
           stops once they agree to ``tol``.
         """
+        if self.component_scaling == "unit" and self.kind == "sum":
+            return 1.0  # every block scaled to root 1 (gcn, mean: lambda_1(A) = 1 already)
         if self._base_perron_root is None:
             self._base_perron_root = self._power_iteration(tol, max_iter)
         a = self.residual

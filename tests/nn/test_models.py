@@ -550,10 +550,12 @@ def _component_scales(make_er, scaling: str) -> tuple[np.ndarray, np.ndarray]:
 def test_component_scaling_keeps_every_component_at_order_one_scale_to_depth_64(make_er):
     """One C_W = 2/lambda_1^2 for a block-diagonal operator: a component with Perron root lambda_c
     changes scale by (lambda_c/lambda_1)^2 per layer. Scaled to the graph's Perron root, every
-    component keeps an order-one scale (M(64)/M(16) and M(64)/M(1) within [0.2, 5]; measured 1.7-3.3);
+    component keeps an order-one scale (M(64)/M(16) and M(64)/M(1) within [0.2, 5]; measured 1.7-3.3), and
+    so does scaling every block to root 1 with C_W = 2 (``unit``, for batches of graphs);
     without it the small components vanish (measured 1e-42 to 1e-86)."""
-    late, overall = _component_scales(make_er, "perron")
-    assert ((0.2 <= late) & (late <= 5)).all() and ((0.2 <= overall) & (overall <= 5)).all(), (late, overall)
+    for scaling in ("perron", "unit"):
+        late, overall = _component_scales(make_er, scaling)
+        assert ((0.2 <= late) & (late <= 5)).all() and ((0.2 <= overall) & (overall <= 5)).all(), (late, overall)
     late, _ = _component_scales(make_er, "none")
     assert 0.2 <= late[0] <= 5 and (late[1:] < 1e-20).all(), late
 

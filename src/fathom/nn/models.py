@@ -259,7 +259,7 @@ class DeepGNN(nn.Module):
         if perron_root is None:
             perron_root = getattr(self, "perron_root", None)
         if perron_root is None:
-            if config.init in ("gnn_he", "fixup") and config.aggregation == "sum":
+            if config.init in ("gnn_he", "fixup") and config.aggregation == "sum" and config.component_scaling != "unit":
                 raise ValueError(
                     f"init={config.init} with aggregation=sum needs the Perron root of the graph's "
                     "operator: pass perron_root=AggregationOperator(...).perron_root() or build the "

@@ -1,9 +1,11 @@
 """Tasks: what a model is trained to do on a dataset — its batches, loss and metrics.
 
 :func:`fathom.train.fit` trains any model on any task; a task owns its data. Node
-classification on one graph's masks is here; graph classification is the next task.
+classification on one graph's masks (:mod:`.node`), and graph classification over mini-batches of
+many graphs with k-fold cross-validation (:mod:`.graph`).
 """
 
+from .graph import GraphClassification, stratified_folds
 from .node import NodeClassification, accuracy
 
-__all__ = ["NodeClassification", "accuracy"]
+__all__ = ["GraphClassification", "NodeClassification", "accuracy", "stratified_folds"]
