@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from torch_geometric.data import Data
 
 AGGREGATIONS = ("gcn", "mean", "sum")
+DENSE_COMPONENT_LIMIT = 512  # components up to this size get their Perron root from a dense eigensolver
 COMPONENT_SCALINGS = ("none", "perron", "unit")  # see AggregationOperator: per-component Perron-root scaling
 
 
@@ -274,7 +275,8 @@ class AggregationOperator:
     def component_roots(self, tol: float = 1e-9, max_iter: int = 20000) -> tuple[Tensor, Tensor]:
         """``(labels, roots)``: each node's weakly connected component and each component's Perron
         root ``lambda_c(A)`` (no residual), the largest over the strongly connected components it
-        holds (Collatz-Wielandt brackets per component, as in :meth:`perron_root`). Cached."""
+        holds (exact for small components; Collatz-Wielandt brackets of a power iteration for large ones, as in
+        :meth:`perron_root`). Cached."""
         if self._components is None:
             from scipy.sparse.csgraph import connected_components
 
@@ -282,24 +284,51 @@ class AggregationOperator:
             count, weak = connected_components(pattern, directed=True, connection="weak")
             strong_count, strong = connected_components(pattern, directed=True, connection="strong")
             strong = torch.from_numpy(strong).long()
-            inside = strong[self._rows] == strong[self._cols]
-            blocks = _csr(self._rows[inside], self._cols[inside], self._base_values[inside], self.num_nodes)
-            x = torch.ones(self.num_nodes, 1, dtype=torch.float64)
-            for _ in range(max_iter):
-                y = blocks @ x
-                ratios = (y / x).squeeze(1)
-                lower = _per_component(ratios, strong, strong_count, "amin")
-                upper = _per_component(ratios, strong, strong_count, "amax")
-                x = y / _per_component(y.squeeze(1), strong, strong_count, "amax")[strong].unsqueeze(1)
-                if bool(((upper - lower) <= tol * upper).all()):
-                    break
-            else:
-                warnings.warn(f"per-component power iteration did not reach tol={tol} in {max_iter} steps")
+            lower, upper = self._block_roots(strong, strong_count, tol, max_iter)
             weak = torch.from_numpy(weak).long()
             owner = torch.zeros(strong_count, dtype=torch.long).scatter_(0, strong, weak)  # weak label of each
             roots = _per_component(0.5 * (lower + upper), owner, count, "amax")
             self._components = (weak, roots)
         return self._components
+
+    def _block_roots(self, strong: Tensor, count: int, tol: float, max_iter: int) -> tuple[Tensor, Tensor]:
+        """Lower and upper bounds on the Perron root of each strongly connected component's block of
+        ``A``: exact (dense eigenvalues, both bounds equal) for blocks of up to
+        :data:`DENSE_COMPONENT_LIMIT` nodes, Collatz-Wielandt brackets of a power iteration for the rest."""
+        inside = strong[self._rows] == strong[self._cols]
+        rows, cols, values = self._rows[inside], self._cols[inside], self._base_values[inside]
+        sizes = torch.bincount(strong, minlength=count)
+        lower = torch.empty(count, dtype=torch.float64)
+        upper = torch.empty(count, dtype=torch.float64)
+        large = sizes > DENSE_COMPONENT_LIMIT
+        local = torch.empty_like(strong)  # each node's position inside its component
+        order = torch.argsort(strong, stable=True)
+        local[order] = torch.arange(self.num_nodes) - (torch.cumsum(sizes, 0) - sizes)[strong[order]]
+        edge_order = torch.argsort(strong[rows], stable=True)
+        edge_ends = torch.cumsum(torch.bincount(strong[rows], minlength=count), 0).tolist()
+        for component in (~large).nonzero().flatten().tolist():
+            edges = edge_order[(edge_ends[component - 1] if component else 0):edge_ends[component]]
+            size = int(sizes[component])
+            block = torch.zeros(size, size, dtype=torch.float64)
+            block[local[rows[edges]], local[cols[edges]]] = values[edges]
+            root = (torch.linalg.eigvalsh(block).max() if self.is_symmetric
+                    else torch.linalg.eigvals(block).abs().max())
+            lower[component] = upper[component] = float(root)
+        if large.any():
+            blocks = _csr(rows, cols, values, self.num_nodes)
+            x = torch.ones(self.num_nodes, 1, dtype=torch.float64)
+            for _ in range(max_iter):
+                y = blocks @ x
+                ratios = (y / x).squeeze(1)
+                low = _per_component(ratios, strong, count, "amin")
+                high = _per_component(ratios, strong, count, "amax")
+                x = y / _per_component(y.squeeze(1), strong, count, "amax")[strong].unsqueeze(1)
+                if bool(((high - low) <= tol * high)[large].all()):
+                    break
+            else:
+                warnings.warn(f"per-component power iteration did not reach tol={tol} in {max_iter} steps")
+            lower[large], upper[large] = low[large], high[large]
+        return lower, upper
 
     def _pattern(self):
         from scipy.sparse import coo_matrix

@@ -6,7 +6,7 @@ import pytest
 
 from fathom.benchmark import PRESETS, Entry, Preset, fathom_config
 from fathom.benchmark.chosen import chosen_configs, record_choice
-from fathom.benchmark.suite import DATASET_ORDER
+from fathom.benchmark.suite import DATASET_ORDER, TU
 from fathom.config import ConfigError
 
 
@@ -47,7 +47,7 @@ def test_unknown_entries_datasets_and_impossible_settings_are_named():
 def test_the_chosen_configuration_is_valid_for_every_benchmark_dataset(tmp_path):
     for dataset in DATASET_ORDER:
         params, train = fathom_config(dataset)
-        assert params["depth"] >= 32
+        assert params["depth"] >= (16 if dataset in TU else 32)
     path = tmp_path / "chosen.json"
     path.write_text('{"default": {"params": {"depth": 64}, "train": {"lr": 0.01}}}')
     record_choice("texas", {"depth": 16, "dropout": 0.5}, {"lr": 0.05, "seed": 3}, "tuned", path)
@@ -63,3 +63,11 @@ def test_the_full_preset_spends_ten_seeds_on_planetoid_for_fathom_and_gcnii_only
     main = [spec for label, spec in runs if label == "Fathom" and spec.model.depth == 64]
     assert sum(spec.dataset == "cora" for spec in main) == 10
     assert sum(spec.dataset == "texas" for spec in main) == 3
+
+
+def test_graph_datasets_run_the_ten_folds_at_seed_zero_for_every_entry():
+    runs = PRESETS["graphs"].specs(datasets=("mutag",))
+    assert [(label, spec.split, spec.train.seed) for label, spec in runs] == (
+        [("Fathom", fold, 0) for fold in range(10)] + [("GIN", fold, 0) for fold in range(10)])
+    assert runs[3][1].split_name == "fold:3" and runs[0][1].model.depth == 16
+    assert len({spec.run_id for _, spec in runs}) == 20

@@ -109,3 +109,18 @@ def test_a_model_broken_at_initialisation_is_warned_about_before_epoch_one(tmp_p
     sound = runner.invoke(app, ["train", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "b")],
                           env={"COLUMNS": "300"})
     assert sound.exit_code == 0 and "warning at initialisation" not in sound.output
+
+
+def test_a_graph_classification_dataset_trains_on_the_fold_given_by_split(shared_data_root, tmp_path):
+    out = tmp_path / "mutag"
+    result = runner.invoke(app, ["train", "--dataset", "mutag", "--data-root", str(shared_data_root), "--split", "3",
+                                 "--depth", "16", "--width", "16", "--epochs", "3", "--device", "cpu",
+                                 "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert "fold 3 of 10" in config["data"]["description"] and "188 graphs" in config["data"]["description"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs_run"] == 3 and 0 <= summary["test_acc_at_best_val"] <= 1
+    result = runner.invoke(app, ["train", "--dataset", "mutag", "--data-root", str(shared_data_root), "--split", "12",
+                                 "--epochs", "1", "--out", str(tmp_path / "bad"), "--no-progress"])
+    assert result.exit_code == 1 and "fold number 0..9; got 12" in result.output

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 from torch_geometric.nn import GATConv, GCN2Conv, GCNConv
-from torch_geometric.nn.models import GCN
+from torch_geometric.nn.models import GCN, GIN
 
 from fathom.config import TrainConfig
 from fathom.data import load_dataset
@@ -44,6 +44,7 @@ REFERENCES = {
     "deepgcn": ({"depth": 4, "width": 8}, lambda: linear(F_IN, 8) + 4 * (8 * 8 + 8 + 2 * 8) + linear(8, C)),
     "gcn_pairnorm": ({"depth": 4, "width": 8},
                      lambda: count(GCNConv(F_IN, 8), GCNConv(8, 8), GCNConv(8, 8), GCNConv(8, C))),
+    "gin": ({"depth": 3, "width": 8}, lambda: count(GIN(F_IN, 8, 3, C, norm="batch_norm", jk="cat"))),
 }
 
 

@@ -154,7 +154,7 @@ def test_gnn_he_keeps_every_graph_of_a_batch_at_order_one_scale_with_a_root_per_
 def test_fit_trains_a_deep_model_on_graph_batches():
     task = GraphClassification(_dataset(90), fold=1, batch_size=16, readout="mean")
     torch.manual_seed(0)
-    model = DeepGNN.for_graph(ModelConfig(depth=16, width=32), task.union, task.num_classes)
+    model = DeepGNN.for_graph(ModelConfig(depth=16, width=32), task.model_graph, task.num_classes)
     result = fit(model, task, TrainConfig(epochs=30, lr=0.01, seed=0), progress=False)
     losses = [row["train_loss"] for row in result.history]
     assert losses[-1] < 0.7 * losses[0] and not result.summary["diverged"]

@@ -17,13 +17,15 @@ from ..config import ConfigError, TrainConfig
 from ..data import DATASETS
 from ..models import factory
 from ..sweep.grid import RunSpec
+from ..tasks.graph import DEFAULT_FOLDS
 from .chosen import fathom_config
 
 PLANETOID = ("cora", "citeseer", "pubmed")
 RUN_ORDER = ("cora", "texas", "cornell", "wisconsin", "citeseer", "chameleon", "actor", "squirrel", "photo",
              "pubmed", "cs", "computers", "physics")  # cheapest first
+TU = ("mutag", "proteins", "imdb-binary", "nci1")  # graph classification, cheapest first
 DATASET_ORDER = ("cora", "citeseer", "pubmed", "photo", "computers", "cs",
-                 "physics", "chameleon", "squirrel", "actor", "cornell", "texas", "wisconsin")
+                 "physics", "chameleon", "squirrel", "actor", "cornell", "texas", "wisconsin", *TU)
 FATHOM = "Fathom"
 
 
@@ -34,7 +36,8 @@ class Entry:
     (``None``: all of the preset's). ``seeds_on`` gives other seed counts for named datasets;
     ``curve`` the depths of an accuracy-against-depth curve on named datasets, run with
     ``curve_seeds`` seeds after every entry's main runs; ``ablation`` marks rows that remove one
-    option of Fathom's model."""
+    option of Fathom's model. On a graph-classification dataset the runs are the ten
+    cross-validation folds, at seed 0, instead of seeds."""
 
     label: str
     factory: str
@@ -119,6 +122,11 @@ class Preset:
                     base = TrainConfig.from_dict(train)
                 except ConfigError as error:
                     raise ConfigError(f"benchmark entry {entry.label!r} on {dataset}: {error}") from error
+                if DATASETS[dataset].task == "graph":  # one run per cross-validation fold, seed 0
+                    made += [(entry.label, RunSpec(dataset, model, base.replace(seed=0), data_root, split=fold,
+                                                   factory=entry.factory, features=self.features))
+                             for fold in range(DEFAULT_FOLDS)]
+                    continue
                 made += [(entry.label, RunSpec(dataset, model, base.replace(seed=seed), data_root,
                                                factory=entry.factory, features=self.features))
                          for seed in range(seeds)]
@@ -169,6 +177,9 @@ PRESETS: dict[str, Preset] = {
         _fathom_entries(_TEN_ON_PLANETOID, (64,), _CURVE_ON, ("cora", "citeseer", "chameleon"), 64)
         + _baselines(_TEN_ON_PLANETOID, _CURVE_ON),
         max_epochs=1000, patience=100),
+    "graphs": Preset(
+        "graphs", TU, (Entry(FATHOM, "deepgnn", 1, (16,)), Entry("GIN", "gin", 1)), max_epochs=350, patience=100,
+        features="raw"),
     "quick": Preset(
         "quick", ("cora", "chameleon"),
         (Entry(FATHOM, "deepgnn", 1, (8, 32)), Entry("GCNII", "gcnii", 1, (8, 32)), Entry("APPNP", "appnp", 1),

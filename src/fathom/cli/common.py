@@ -39,6 +39,16 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def load_graph_task_or_exit(dataset: str, data_root: Path | None, split: str | int | None = None):
+    """A graph-classification dataset's task on fold ``split`` (default 0), errors as one line."""
+    from ..tasks import load_task
+
+    try:
+        return load_task(dataset, data_root, split=split)
+    except DatasetError as error:
+        raise fail(str(error)) from error
+
+
 def load_or_exit(dataset: str, data_root: Path | None, seed: int, split: str | int | None = None,
                  features: str = "raw"):
     """Load a node-classification dataset, turning a dataset error into one line and exit code 1.

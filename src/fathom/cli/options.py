@@ -33,7 +33,8 @@ DataRoot = Annotated[Optional[Path], typer.Option(
          f"default ${DATA_ENV} or ~/.cache/fathom.", envvar=DATA_ENV, rich_help_panel=DATA)]
 Split = Annotated[str, typer.Option(
     help="standard (the dataset's own: Planetoid public, geom-gcn split 0, seeded 60/20/20 for Amazon and "
-         "Coauthor), random (seeded 60/20/20), or a geom-gcn split number 0-9.", rich_help_panel=DATA)]
+         "Coauthor), random (seeded 60/20/20), or a geom-gcn split number 0-9; on a graph-classification "
+         "dataset, the test fold 0-9 (standard: fold 0).", rich_help_panel=DATA)]
 Features = Annotated[Literal["raw", "protocol"], typer.Option(
     help="raw features as stored, or protocol: row-normalised where the dataset's standard protocol does it "
          "(Planetoid and the geom-gcn sets; `fathom datasets` shows which).", rich_help_panel=DATA)]

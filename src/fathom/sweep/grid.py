@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from ..config import ConfigError, check_choice, ModelConfig, TrainConfig, parse_overrides
+from ..data import get_spec
 from ..data import DATASETS
 from ..models import MODELS, factory
 
@@ -95,7 +96,7 @@ class RunSpec:
             return "standard"
         if isinstance(self.split, tuple):
             return "/".join(f"{f:g}" for f in self.split)
-        return f"geom-gcn:{self.split}"
+        return f"fold:{self.split}" if get_spec(self.dataset).task == "graph" else f"geom-gcn:{self.split}"
 
     def row(self) -> dict[str, Any]:
         """The configuration columns of this run's row in ``results.csv``."""

@@ -13,7 +13,8 @@ from ..data import DATASETS, load_dataset, random_split_masks
 from ..models import build_model
 from ..runs import write_json
 from ..runtime import progress_bar, seed_everything
-from ..tasks import NodeClassification
+from ..tasks import GraphClassification, NodeClassification
+from ..tasks.load import FOLD_SEED
 from ..train import fit
 from ..train.early import early_measures
 from .executors import results
@@ -41,16 +42,31 @@ def _graph(dataset: str, data_root: str | None, split: Split, seed: int, feature
     return data
 
 
+@functools.lru_cache(maxsize=4)
+def _graph_dataset(dataset: str, data_root: str | None) -> Any:
+    return load_dataset(dataset, data_root)
+
+
+def _task(spec: RunSpec) -> NodeClassification | GraphClassification:
+    """The run's task: node classification on its graph and split, or graph classification whose
+    test graphs are fold ``spec.split`` (folds fixed across seeds and models)."""
+    if DATASETS[spec.dataset].task == "graph":
+        if spec.split is not None and not isinstance(spec.split, int):
+            raise ValueError(f"{spec.dataset} is split into folds: give a fold number, not {spec.split_name}")
+        return GraphClassification(_graph_dataset(spec.dataset, spec.data_root), fold=spec.split or 0,
+                                   seed=FOLD_SEED)
+    return NodeClassification(_graph(spec.dataset, spec.data_root, spec.split, spec.train.seed, spec.features))
+
+
 def run_one(spec: RunSpec, out: str, target_loss: float) -> dict[str, Any]:
     """Train one run into ``out/runs/<run_id>``; its row: config, status (ok | diverged | failed),
     reason, number of classes, summary metrics and early-training measures. Never raises: a
     failure is a row."""
     row: dict[str, Any] = {**spec.row(), "status": "failed", "reason": ""}
     try:
-        data = _graph(spec.dataset, spec.data_root, spec.split, spec.train.seed, spec.features)
-        task = NodeClassification(data)
+        task = _task(spec)
         seed_everything(spec.train.seed)
-        model = build_model(spec.factory, spec.model, data, task.num_classes)
+        model = build_model(spec.factory, spec.model, task.model_graph, task.num_classes)
         result = fit(model, task, spec.train, Path(out) / "runs" / spec.run_id, progress=False, run_info={
             "factory": spec.factory, "model": spec.model.to_dict(),
             "data": {"dataset": spec.dataset, "data_root": spec.data_root, "split": spec.split_name,

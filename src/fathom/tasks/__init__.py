@@ -6,6 +6,7 @@ many graphs with k-fold cross-validation (:mod:`.graph`).
 """
 
 from .graph import GraphClassification, stratified_folds
+from .load import load_task
 from .node import NodeClassification, accuracy
 
-__all__ = ["GraphClassification", "NodeClassification", "accuracy", "stratified_folds"]
+__all__ = ["GraphClassification", "NodeClassification", "accuracy", "load_task", "stratified_folds"]

@@ -19,7 +19,7 @@ changes from batch to batch while the weights do not. ``gcn`` and ``mean`` aggre
 ``lambda_g = 1`` in every graph, so ``gnn_he`` with ``lambda = 1`` is exact for every graph of every
 batch. Under ``sum``, ``component_scaling="unit"`` divides each graph's block by its own Perron root
 (so again ``lambda = 1`` for all); without it, the model is initialised with the largest root of the
-dataset (:attr:`GraphClassification.union`), a bound that no graph's scale exceeds but that lets the
+dataset (:attr:`GraphClassification.model_graph`), a bound that no graph's scale exceeds but that lets the
 smaller graphs' features shrink with depth.
 """
 
@@ -138,7 +138,7 @@ class GraphClassification:
         return [batch.to(self._device) for batch in DataLoader(chosen, batch_size=256, shuffle=False)]
 
     @property
-    def union(self) -> Data:
+    def model_graph(self) -> Data:
         """Every graph of the dataset as one disjoint graph: what a model is built for (its
         operator's Perron root is the largest of the graphs')."""
         batch = Batch.from_data_list(self.graphs)

@@ -55,6 +55,11 @@ class NodeClassification:
         self.masks = {split: getattr(self.data, f"{split}_mask").to(device) for split in ("train", "val", "test")}
         self._sparse = SparseFeatures(self.x) if density(self.x) < SPARSE_FEATURES_BELOW else None
 
+    @property
+    def model_graph(self) -> Data:
+        """The graph a model is built for (its features' width, its operator's Perron root)."""
+        return self.data
+
     def to(self, device: torch.device | str) -> "NodeClassification":
         """Move the graph to ``device`` (in place; returns the task)."""
         if torch.device(device) != self._device:

@@ -1,9 +1,10 @@
-"""Fathom's own model on one graph: build a :class:`~fathom.nn.DeepGNN` from a ModelConfig and fit it.
+"""Fathom's own model on a dataset: build a :class:`~fathom.nn.DeepGNN` from a ModelConfig and fit it.
 
 :func:`train_node_classifier` is the shortcut ``fathom train`` and the reproductions use: seed,
 build the operator once (its Perron root sets ``gnn_he``), build the model, then
-:func:`~fathom.train.fit` on :class:`~fathom.tasks.NodeClassification`, optionally recording the
-per-layer diagnostics while it trains.
+:func:`~fathom.train.fit` on :class:`~fathom.tasks.NodeClassification` (or on a given
+:class:`~fathom.tasks.GraphClassification`), optionally recording the per-layer diagnostics while
+it trains (one graph only).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..diagnostics.recorder import LAYER_METRICS, measure
 from ..nn import DeepGNN
 from ..runs import write_csv
 from ..runtime import seed_everything
-from ..tasks import NodeClassification
+from ..tasks import GraphClassification, NodeClassification
 from .fit import RunResult, fit
 
 METRIC_COLUMNS = ["epoch", "train_loss", *NodeClassification.metrics, "seconds"]
@@ -28,7 +29,7 @@ METRIC_COLUMNS = ["epoch", "train_loss", *NodeClassification.metrics, "seconds"]
 def train_node_classifier(
     model_config: ModelConfig,
     train_config: TrainConfig,
-    data: Data,
+    data: Data | GraphClassification,
     out: str | Path | None = None,
     *,
     progress: bool = True,
@@ -37,7 +38,8 @@ def train_node_classifier(
     checkpoint_every: int | None = None,
     resume: bool = False,
 ) -> RunResult:
-    """Train a :class:`~fathom.nn.DeepGNN` on ``data``'s training nodes, full batch.
+    """Train a :class:`~fathom.nn.DeepGNN` on ``data``'s training nodes, full batch, or on a graph
+    classification task's mini-batches when ``data`` is a :class:`~fathom.tasks.GraphClassification`.
 
     ``data_info`` (e.g. dataset name and data root) is recorded in ``config.json``. With
     ``record_every=k`` the per-layer diagnostics (:func:`fathom.diagnostics.measure`) are taken at
@@ -46,10 +48,12 @@ def train_node_classifier(
     """
     if record_every is not None and record_every < 1:
         raise ValueError(f"record_every must be a positive number of epochs; got {record_every}")
-    task = NodeClassification(data)
+    task = data if isinstance(data, GraphClassification) else NodeClassification(data)
+    if record_every is not None and task.kind != "node":
+        raise ValueError("record_every records the layers of one graph; a graph-classification task has many")
     seed_everything(train_config.seed)
-    operator = DeepGNN.graph_operator(model_config, data)
-    model = DeepGNN(model_config, data.num_features, task.num_classes, perron_root=operator.perron_root())
+    operator = DeepGNN.graph_operator(model_config, task.model_graph)
+    model = DeepGNN(model_config, task.in_channels, task.num_classes, perron_root=operator.perron_root())
 
     layer_history: list[dict[str, float]] = []
     out_dir = Path(out) if out is not None else None
