@@ -1,8 +1,10 @@
+import csv
 import json
 import os
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from fathom.cli.main import app
@@ -124,3 +126,22 @@ def test_a_graph_classification_dataset_trains_on_the_fold_given_by_split(shared
     result = runner.invoke(app, ["train", "--dataset", "mutag", "--data-root", str(shared_data_root), "--split", "12",
                                  "--epochs", "1", "--out", str(tmp_path / "bad"), "--no-progress"])
     assert result.exit_code == 1 and "fold number 0..9; got 12" in result.output
+
+
+def test_tensorboard_gets_every_epoch_metric_and_the_layer_diagnostics(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out, logs = tmp_path / "run", tmp_path / "tb"
+    result = runner.invoke(app, ["train", "--epochs", "4", "--depth", "4", "--width", "8", "--record-every", "2",
+                                 "--tensorboard", str(logs), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    events = EventAccumulator(str(logs))
+    events.Reload()
+    metrics = list(csv.DictReader((out / "metrics.csv").open()))
+    logged = [(e.step, e.value) for e in events.Scalars("epoch/train_loss")]
+    assert logged == [(int(r["epoch"]), pytest.approx(float(r["train_loss"]), rel=1e-6)) for r in metrics]
+    layers = list(csv.DictReader((out / "layer_metrics.csv").open()))
+    last = [r for r in layers if r["epoch"] == "4"][-1]
+    (step, value), = [(e.step, e.value) for e in events.Scalars("layers/second_moment/last") if e.step == 4]
+    assert value == pytest.approx(float(last["second_moment"]), rel=1e-6)
+    assert {e.step for e in events.Scalars("layers/second_moment/first")} == {0, 2, 4}

@@ -40,6 +40,10 @@ def train(
              "(the other flags are ignored).", rich_help_panel=opt.TRAINING)] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run directory given with --out.",
                                             rich_help_panel=opt.TRAINING)] = False,
+    tensorboard: Annotated[Optional[Path], typer.Option(
+        help="Also log the per-epoch metrics (and the per-layer diagnostics with --record-every) to this "
+             "TensorBoard log directory; needs pip install -e \".[tensorboard]\".",
+        rich_help_panel=opt.TRAINING)] = None,
     progress: opt.ShowProgress = True,
     *,
     model_config: ModelConfig,
@@ -81,8 +85,9 @@ def train(
             model_config, train_config, data, out, progress=progress,
             data_info={"dataset": dataset, "data_root": str(data_root) if data_root else None, "split": split,
                        "features": features},
-            record_every=record_every, checkpoint_every=checkpoint_every, resume=resume is not None)
-    except (FileNotFoundError, PermissionError) as error:
+            record_every=record_every, checkpoint_every=checkpoint_every, resume=resume is not None,
+            tensorboard=tensorboard)
+    except (FileNotFoundError, PermissionError, ImportError) as error:
         raise fail(str(error)) from error
     console.print(result.model)
     print_summary(result.summary)

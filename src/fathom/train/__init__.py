@@ -2,7 +2,8 @@
 
 from ..tasks.node import accuracy
 from .fit import RunResult, Task, fit, stale, summarize
+from .tensorboard import TensorBoardLogger
 from .trainer import METRIC_COLUMNS, layer_rows, train_node_classifier
 
-__all__ = ["METRIC_COLUMNS", "RunResult", "Task", "accuracy", "fit", "layer_rows", "stale", "summarize",
-           "train_node_classifier"]
+__all__ = ["METRIC_COLUMNS", "RunResult", "Task", "TensorBoardLogger", "accuracy", "fit", "layer_rows", "stale",
+           "summarize", "train_node_classifier"]

@@ -61,7 +61,7 @@ EpochHook = Callable[[int, nn.Module], None]
 def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | None = None, *,
         progress: bool = True, run_info: dict[str, Any] | None = None,
         on_epoch: EpochHook | None = None, checkpoint_every: int | None = None,
-        resume: bool = False) -> RunResult:
+        resume: bool = False, on_metrics: Callable[[dict[str, float]], None] | None = None) -> RunResult:
     """Train ``model`` on ``task`` with Adam for ``config.epochs`` epochs.
 
     Stops early with ``summary["diverged"] = True`` as soon as a training loss is NaN or infinite
@@ -71,7 +71,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
     ``config.patience`` epochs. Subnormal floats are flushed to zero while training
     (:func:`~fathom.runtime.subnormals_flushed`). ``run_info`` (the model's configuration, the
     dataset...) is recorded in ``config.json`` beside the training configuration. ``on_epoch(epoch,
-    model)`` is called before the first epoch (``epoch=0``) and after each one.
+    model)`` is called before the first epoch (``epoch=0``) and after each one; ``on_metrics(row)``
+    gets each epoch's ``metrics.csv`` row as it is made (e.g. :class:`~fathom.train.TensorBoardLogger`).
 
     With ``checkpoint_every=N`` the model, optimizer and random-number states and the metrics so
     far are written atomically to ``out/checkpoint.pt`` every N epochs; ``resume=True`` continues
@@ -122,6 +123,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
                 row = {"epoch": epoch, "train_loss": sum(losses) / len(losses), **train_metrics,
                        **task.evaluate(model), "seconds": seconds}
                 history.append({column: row[column] for column in columns})
+                if on_metrics is not None:
+                    on_metrics(history[-1])
                 bar.update(bar_task, advance=1,
                            status=f"loss {row['train_loss']:.4f}  {task.selection} {row[task.selection]:.3f}")
                 if config.patience is not None and stale(history, config.patience, task.selection):

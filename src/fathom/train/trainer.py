@@ -22,6 +22,7 @@ from ..runs import write_csv
 from ..runtime import seed_everything
 from ..tasks import GraphClassification, NodeClassification
 from .fit import RunResult, fit
+from .tensorboard import TensorBoardLogger
 
 METRIC_COLUMNS = ["epoch", "train_loss", *NodeClassification.metrics, "seconds"]
 
@@ -37,6 +38,7 @@ def train_node_classifier(
     record_every: int | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
+    tensorboard: str | Path | None = None,
 ) -> RunResult:
     """Train a :class:`~fathom.nn.DeepGNN` on ``data``'s training nodes, full batch, or on a graph
     classification task's mini-batches when ``data`` is a :class:`~fathom.tasks.GraphClassification`.
@@ -45,6 +47,8 @@ def train_node_classifier(
     ``record_every=k`` the per-layer diagnostics (:func:`fathom.diagnostics.measure`) are taken at
     initialisation and every ``k`` epochs, into ``layer_metrics.csv`` and
     ``RunResult.layer_history``. ``checkpoint_every`` and ``resume`` are :func:`~fathom.train.fit`'s.
+    ``tensorboard``: a log directory for :class:`~fathom.train.TensorBoardLogger` (metrics each epoch,
+    and the per-layer diagnostics when recorded).
     """
     if record_every is not None and record_every < 1:
         raise ValueError(f"record_every must be a positive number of epochs; got {record_every}")
@@ -57,18 +61,28 @@ def train_node_classifier(
 
     layer_history: list[dict[str, float]] = []
     out_dir = Path(out) if out is not None else None
+    logger = TensorBoardLogger(tensorboard) if tensorboard is not None else None
 
     def record(epoch: int, trained: nn.Module) -> None:
         if record_every and epoch % record_every == 0:
-            layer_history.extend(layer_rows(epoch, measure(trained, data)))
+            rows = layer_rows(epoch, measure(trained, data))
+            layer_history.extend(rows)
             if out_dir is not None:
                 write_csv(out_dir / "layer_metrics.csv", layer_history, ["epoch", "layer", *LAYER_METRICS])
+            if logger is not None:
+                logger.layers(epoch, rows)
 
-    result = fit(model, task, train_config, out_dir, progress=progress, on_epoch=record if record_every else None,
-                 checkpoint_every=checkpoint_every, resume=resume,
-                 run_info={"model": model_config.to_dict(), "data": {**(data_info or {}), "description": task.describe()},
-                           "perron_root": operator.perron_root(),
-                           **({"checkpoint_every": checkpoint_every} if checkpoint_every else {})})
+    try:
+        result = fit(model, task, train_config, out_dir, progress=progress,
+                     on_epoch=record if record_every else None, on_metrics=logger.epoch if logger else None,
+                     checkpoint_every=checkpoint_every, resume=resume,
+                     run_info={"model": model_config.to_dict(),
+                               "data": {**(data_info or {}), "description": task.describe()},
+                               "perron_root": operator.perron_root(),
+                               **({"checkpoint_every": checkpoint_every} if checkpoint_every else {})})
+    finally:
+        if logger is not None:
+            logger.close()
     result.layer_history = layer_history
     return result
 
