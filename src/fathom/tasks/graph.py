@@ -25,6 +25,7 @@ smaller graphs' features shrink with depth.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -137,7 +138,7 @@ class GraphClassification:
         chosen = [self.graphs[i] for i in self.index[split].tolist()]
         return [batch.to(self._device) for batch in DataLoader(chosen, batch_size=256, shuffle=False)]
 
-    @property
+    @functools.cached_property
     def model_graph(self) -> Data:
         """Every graph of the dataset as one disjoint graph: what a model is built for (its
         operator's Perron root is the largest of the graphs')."""
