@@ -1,11 +1,14 @@
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 
 from typer.testing import CliRunner
 
 from fathom.cli.main import app
+from fathom.data import DATASETS
 
 runner = CliRunner()
 
@@ -109,3 +112,18 @@ def test_a_model_broken_at_initialisation_is_warned_about_before_epoch_one(tmp_p
     sound = runner.invoke(app, ["train", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "b")],
                           env={"COLUMNS": "300"})
     assert sound.exit_code == 0 and "warning at initialisation" not in sound.output
+
+
+def test_a_broken_dataset_is_one_line_naming_the_field(broken_graph_case, monkeypatch, tmp_path):
+    """Before: label 99 trained a 100-class model; the other faults were tracebacks from torch (or
+    an uncaught InvalidGraphError for an integer mask)."""
+    case, graph, message = broken_graph_case
+    spec = DATASETS["csbm"]
+    monkeypatch.setitem(DATASETS, "csbm", dataclasses.replace(spec, builtin=lambda seed, **options: graph.clone()))
+    if case == "label 99, count not declared":  # the registry declares the documented count
+        message = rf"data\.y holds class label 99 but there are {spec.sizes.classes} classes \(data\.num_classes"
+    result = runner.invoke(app, ["train", "--epochs", "1", "--depth", "2", "--width", "8", "--no-progress",
+                                 "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception  # not a traceback
+    assert re.search(rf"^error: {message}", result.output, re.MULTILINE), result.output
+    assert not (tmp_path / "run").exists()
