@@ -14,6 +14,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from hypothesis import settings
+
+# Property tests (the *_properties.py files): the same examples on every run, no example database,
+# no per-example deadline (the first call of a model pays for imports and kernels).
+# ``pytest --hypothesis-profile thorough`` searches wider (minutes), with fresh random examples.
+settings.register_profile("fathom", deadline=None, max_examples=60, derandomize=True, database=None)
+settings.register_profile("thorough", deadline=None, max_examples=1000, database=None)
+settings.load_profile("fathom")
 
 
 def _erdos_renyi(num_nodes: int, p: float, seed: int, directed: bool = False) -> torch.Tensor:
