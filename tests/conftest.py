@@ -14,6 +14,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from hypothesis import settings
+
+# Property tests (the *_properties.py files): the same examples on every run, no example database,
+# no per-example deadline (the first call of a model pays for imports and kernels).
+# ``pytest --hypothesis-profile thorough`` searches wider (minutes), with fresh random examples.
+settings.register_profile("fathom", deadline=None, max_examples=60, derandomize=True, database=None)
+settings.register_profile("thorough", deadline=None, max_examples=1000, database=None)
+settings.load_profile("fathom")
 
 
 def _erdos_renyi(num_nodes: int, p: float, seed: int, directed: bool = False) -> torch.Tensor:
@@ -110,3 +118,47 @@ def offline_downloads(monkeypatch):
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(Planetoid, "download", offline)
+
+
+def _without(data, key: str):
+    delattr(data, key)
+
+
+BROKEN_GRAPHS = {  # case: (its one fault in a 30-node, 3-class CSBM graph, what the error must say)
+    "label 99": (lambda d: d.y.__setitem__(0, 99),
+                 r"data\.y holds class label 99 but there are 3 classes \(data\.num_classes: labels must be 0\.\.2\)"),
+    "label 99, count not declared": (lambda d: (d.y.__setitem__(0, 99), _without(d, "num_classes")),
+                                     r"data\.y holds class label 99 but no node has label 3\.\.98"),
+    "label -1": (lambda d: d.y.__setitem__(0, -1), r"data\.y holds a negative class label \(-1\)"),
+    "float labels": (lambda d: setattr(d, "y", d.y.float()), r"data\.y must hold integer class labels; got dtype "
+                                                              r"torch\.float32"),
+    "integer features": (lambda d: setattr(d, "x", (10 * d.x).long()), r"data\.x must be floating point; got dtype "
+                                                                        r"torch\.int64"),
+    "0/1 int64 train mask": (lambda d: setattr(d, "train_mask", d.train_mask.long()),
+                             r"data\.train_mask must be a boolean mask of length 30; got dtype torch\.int64"),
+    "train mask one short": (lambda d: setattr(d, "train_mask", d.train_mask[:-1]),
+                             r"data\.train_mask must have shape \[30\]; got \[29\]"),
+    "no y": (lambda d: _without(d, "y"), r"data\.y is missing"),
+}
+
+
+def _broken_graph(case: str):
+    from fathom.data import csbm
+
+    data = csbm(num_nodes=30, num_classes=3, seed=0)
+    BROKEN_GRAPHS[case][0](data)
+    return data
+
+
+@pytest.fixture(scope="session")
+def broken_graph():
+    """``broken_graph(case)`` -> a 30-node, 3-class CSBM graph (``num_classes`` declared) with the
+    one fault ``case`` names: a key of :data:`BROKEN_GRAPHS`."""
+    return _broken_graph
+
+
+@pytest.fixture(params=list(BROKEN_GRAPHS))
+def broken_graph_case(request):
+    """``(case, graph, message)`` for every case of :data:`BROKEN_GRAPHS`: a graph with one fault and
+    the pattern the error naming it must match."""
+    return request.param, _broken_graph(request.param), BROKEN_GRAPHS[request.param][1]

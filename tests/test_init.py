@@ -320,3 +320,20 @@ def test_graphs_principled_cannot_read_are_errors():
     loops = Data(edge_index=torch.tensor([[0, 1, 1], [1, 0, 1]]), num_nodes=2)
     with pytest.raises(ValueError, match="1 self-loops.*remove_self_loops"):
         principled_(GCN(4, 4, 2), loops)
+
+
+@pytest.mark.parametrize("init", [gnn_he_, kaiming_, glorot_])
+def test_a_weight_without_inputs_is_left_as_it_is(init):
+    """fan_in = 0 (a layer on zero features): nothing to draw; gnn_he_ and kaiming_ divided by it
+    (ZeroDivisionError, found by tests/test_init_properties.py)."""
+    weight = torch.empty(4, 0)
+    assert init(weight) is weight and weight.shape == (4, 0)
+
+
+@pytest.mark.parametrize("perron_root, gain", [(4e-258, 1.0), (1e-320, 2.0), (1.0, 1e300)])
+def test_gnn_he_refuses_a_standard_deviation_that_overflows(perron_root, gain):
+    """A Perron root near zero or a huge gain gave infinite weights (found by tests/test_init_properties.py)."""
+    weight = torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="standard deviation .* overflows torch.float32"):
+        gnn_he_(weight, perron_root, gain)
+    assert bool((weight == 0).all())  # left untouched

@@ -32,6 +32,25 @@ def _fans(weight: Tensor) -> tuple[int, int]:
     return weight.size(1), weight.size(0)
 
 
+def _normal_(weight: Tensor, std: Callable[[int], float], generator: torch.Generator | None) -> Tensor:
+    """``W_ij ~ N(0, std(fan_in)^2)``; a weight without entries (``fan_in = 0``) is left as it is.
+
+    Raises ``ValueError`` when the standard deviation would overflow the weight's dtype (a Perron
+    root near zero or a huge gain): the weights would be infinite.
+    """
+    fan_in, _ = _fans(weight)
+    if weight.numel() == 0:
+        return weight
+    try:
+        scale = std(fan_in)
+    except OverflowError:
+        scale = math.inf
+    if not 10 * scale <= torch.finfo(weight.dtype).max:
+        raise ValueError(f"the weight's standard deviation {scale:.3g} overflows {weight.dtype}: "
+                         "a Perron root near zero or a huge gain?")
+    return weight.normal_(0.0, scale, generator=generator)
+
+
 @torch.no_grad()
 def gnn_he_(weight: Tensor, perron_root: float = 1.0, gain: float = 2.0,
             generator: torch.Generator | None = None) -> Tensor:
@@ -46,15 +65,13 @@ def gnn_he_(weight: Tensor, perron_root: float = 1.0, gain: float = 2.0,
         raise ValueError(f"perron_root must be a positive finite number; got {perron_root}")
     if not (gain > 0 and math.isfinite(gain)):
         raise ValueError(f"gain must be a positive finite number; got {gain}")
-    fan_in, _ = _fans(weight)
-    return weight.normal_(0.0, math.sqrt(gain / fan_in) / perron_root, generator=generator)
+    return _normal_(weight, lambda fan_in: math.sqrt(gain / fan_in) / perron_root, generator)
 
 
 @torch.no_grad()
 def kaiming_(weight: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """He (Kaiming) normal initialisation for ReLU: ``W_ij ~ N(0, 2 / fan_in)``."""
-    fan_in, _ = _fans(weight)
-    return weight.normal_(0.0, math.sqrt(2.0 / fan_in), generator=generator)
+    return _normal_(weight, lambda fan_in: math.sqrt(2.0 / fan_in), generator)
 
 
 @torch.no_grad()

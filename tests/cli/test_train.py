@@ -1,6 +1,8 @@
 import csv
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -8,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fathom.cli.main import app
+from fathom.data import DATASETS
 
 runner = CliRunner()
 
@@ -145,3 +148,18 @@ def test_tensorboard_gets_every_epoch_metric_and_the_layer_diagnostics(tmp_path)
     (step, value), = [(e.step, e.value) for e in events.Scalars("layers/second_moment/last") if e.step == 4]
     assert value == pytest.approx(float(last["second_moment"]), rel=1e-6)
     assert {e.step for e in events.Scalars("layers/second_moment/first")} == {0, 2, 4}
+
+
+def test_a_broken_dataset_is_one_line_naming_the_field(broken_graph_case, monkeypatch, tmp_path):
+    """Before: label 99 trained a 100-class model; the other faults were tracebacks from torch (or
+    an uncaught InvalidGraphError for an integer mask)."""
+    case, graph, message = broken_graph_case
+    spec = DATASETS["csbm"]
+    monkeypatch.setitem(DATASETS, "csbm", dataclasses.replace(spec, builtin=lambda seed, **options: graph.clone()))
+    if case == "label 99, count not declared":  # the registry declares the documented count
+        message = rf"data\.y holds class label 99 but there are {spec.sizes.classes} classes \(data\.num_classes"
+    result = runner.invoke(app, ["train", "--epochs", "1", "--depth", "2", "--width", "8", "--no-progress",
+                                 "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception  # not a traceback
+    assert re.search(rf"^error: {message}", result.output, re.MULTILINE), result.output
+    assert not (tmp_path / "run").exists()

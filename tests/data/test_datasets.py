@@ -1,16 +1,32 @@
+import dataclasses
 import os
 import shutil
 
 import pytest
 
-from fathom.data import (CorruptDatasetError, DatasetError, DatasetNotFoundError, describe, is_approximate,
-                         load_dataset, locate)
+from fathom.data import (DATASETS, CorruptDatasetError, DatasetError, DatasetNotFoundError, InvalidGraphError,
+                         describe, is_approximate, load_dataset, locate)
 
 
 def test_karate_has_all_three_masks():
     data = load_dataset("karate")
     assert data.num_nodes == 34 and int(data.train_mask.sum()) == 4
     assert not bool((data.train_mask & data.test_mask).any())
+
+
+def test_a_loaded_graph_declares_its_documented_class_count():
+    assert load_dataset("karate").num_classes == 4
+    assert load_dataset("csbm", num_nodes=40, num_classes=3).num_classes == 3  # the generator's own count
+
+
+def test_a_broken_graph_is_refused_when_loaded(broken_graph_case, monkeypatch):
+    case, graph, message = broken_graph_case
+    spec = DATASETS["csbm"]
+    monkeypatch.setitem(DATASETS, "csbm", dataclasses.replace(spec, builtin=lambda seed, **options: graph.clone()))
+    if case == "label 99, count not declared":  # the registry declares the documented count
+        message = rf"data\.y holds class label 99 but there are {spec.sizes.classes} classes \(data\.num_classes"
+    with pytest.raises(InvalidGraphError, match=message):
+        load_dataset("csbm")
 
 
 def test_csbm_options_are_refused_for_other_datasets():

@@ -9,6 +9,7 @@ from torch_geometric.data import Data
 from torch_geometric.nn.models import GCN
 
 from fathom import DeepGNN, ModelConfig
+from fathom.data import InvalidGraphError
 from fathom.diagnostics import LAYER_METRICS, measure, probe
 from fathom.init import principled_
 from fathom.nn import residual_aggregation
@@ -89,3 +90,20 @@ def test_probe_errors(data):
         probe(GCN(8, WIDTH, 2, out_channels=CLASSES), data, modules=["convs.99"])
     with pytest.raises(ValueError, match="factory"):
         probe(GCN(8, WIDTH, 2, out_channels=CLASSES), data, seeds=[0, 1])
+
+
+@pytest.mark.parametrize("case, message", [
+    ("label 99", r"data\.y holds class label 99 but there are 3 classes \(the model's outputs: labels must be 0\.\.2\)"),
+    ("label -1", r"data\.y holds a negative class label \(-1\)"),
+    ("float labels", r"data\.y must hold integer class labels"),
+    ("0/1 int64 train mask", r"data\.train_mask must be a boolean mask of length 30; got dtype torch\.int64"),
+    ("train mask one short", r"data\.train_mask must have shape \[30\]; got \[29\]"),
+    ("no y", r"data\.y is missing"),
+])
+def test_bad_labels_and_masks_are_named_not_indexed(broken_graph, case, message):
+    """Before: IndexError/RuntimeError from cross-entropy, AttributeError without y, and a 0/1
+    integer mask silently trained on nodes 0 and 1. Integer features stay the model's own
+    business (a model may embed integer node ids)."""
+    graph = broken_graph(case)
+    with pytest.raises(InvalidGraphError, match=message):
+        probe(GCN(graph.num_features, 8, 2, out_channels=3), graph)

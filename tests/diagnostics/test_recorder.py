@@ -5,7 +5,7 @@ from torch_geometric.data import Data
 
 from fathom import AggregationOperator, DeepGNN, ModelConfig
 from fathom.diagnostics import LAYER_METRICS, Recorder, measure, measure_at_init
-from fathom.data import random_split_masks
+from fathom.data import InvalidGraphError, random_split_masks
 
 
 def random_graph(num_nodes=200, p=0.03, num_features=32, num_classes=4, seed=0) -> Data:
@@ -121,3 +121,10 @@ def test_linear_residual_gradient_recursion():
     for k in range(4):
         w_next = model.blocks[k + 1].conv.lin.weight
         assert torch.allclose(g[k], g[k + 1] + beta * a.t() @ g[k + 1] @ w_next, rtol=1e-9, atol=1e-12)
+
+
+def test_measure_at_init_refuses_a_broken_graph_naming_the_field(broken_graph_case):
+    """Before: label 99 measured a 100-output model; the other faults failed inside torch."""
+    _, graph, message = broken_graph_case
+    with pytest.raises(InvalidGraphError, match=message):
+        measure_at_init(ModelConfig(depth=2, width=8), graph)

@@ -313,3 +313,12 @@ def test_residual_gradients_expand_with_depth_unless_normalised():
     assert spectral < 100 and spectral < plain[2] / 1e3  # stated bound: below 100 at depth 64
     assert expansion(64, "weight") < 2 < spectral / 5
     assert expansion(64, "layer") <= 1 + 1e-6  # every block is 1-Lipschitz, so ||G_1|| <= ||G_L||
+
+
+def test_batchnorm_trains_on_a_one_node_graph():
+    """One node has no batch statistics: BatchNorm raised torch's ValueError in training mode
+    (found by tests/nn/test_models_properties.py); the running statistics stand in."""
+    model = DeepGNN(ModelConfig(depth=2, width=4, norm="batchnorm"), 3, 2).train()
+    logits = model(torch.randn(1, 3), torch.zeros(2, 0, dtype=torch.long))
+    logits.sum().backward()
+    assert logits.shape == (1, 2) and bool(torch.isfinite(logits).all())

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch_geometric.data import Data
 
+from fathom.data import InvalidGraphError
 from fathom.graph import SparseFeatures
 from fathom.tasks import NodeClassification, accuracy
 
@@ -63,3 +64,16 @@ def test_the_graph_is_validated_when_the_task_is_made():
     data.x[0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         NodeClassification(data)
+
+
+def test_a_broken_graph_fails_when_the_task_is_made_naming_the_field(broken_graph_case):
+    """Before validation a label of 99 among 0..2 made a 100-class task, and the rest failed inside torch."""
+    _, graph, message = broken_graph_case
+    with pytest.raises(InvalidGraphError, match=message):
+        NodeClassification(graph)
+
+
+def test_a_declared_class_count_sets_the_task_s_classes():
+    graph = _graph()
+    graph.num_classes = 5  # classes 2..4 have no node in this graph
+    assert NodeClassification(graph).num_classes == 5

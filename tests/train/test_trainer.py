@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fathom import ModelConfig, TrainConfig
-from fathom.data import csbm
+from fathom.data import InvalidGraphError, csbm
 from fathom.runtime import resolve_device, subnormals_flushed
 from fathom.train import METRIC_COLUMNS, summarize, train_node_classifier
 
@@ -141,3 +141,10 @@ def test_subnormals_are_zero_inside_the_block_and_kept_after():
         assert (tiny * 1.0).item() == 0.0
         assert (torch.tensor([1e-30]) * 1e-10).item() == 0.0
     assert (tiny * 1.0).item() != 0.0
+
+
+def test_a_broken_graph_is_refused_before_training_naming_the_field(broken_graph_case):
+    _, graph, message = broken_graph_case
+    with pytest.raises(InvalidGraphError, match=message):
+        train_node_classifier(ModelConfig(depth=2, width=8), TrainConfig(epochs=1, device="cpu"), graph,
+                              progress=False)

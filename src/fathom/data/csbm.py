@@ -71,5 +71,5 @@ def csbm(
     return Data(
         x=torch.from_numpy(features).float(),
         edge_index=torch.from_numpy(np.ascontiguousarray(edge_index)).long(),
-        y=y, train_mask=train, val_mask=val, test_mask=test, num_nodes=num_nodes,
+        y=y, train_mask=train, val_mask=val, test_mask=test, num_nodes=num_nodes, num_classes=num_classes,
     )

@@ -25,7 +25,7 @@ from .errors import CorruptDatasetError, DatasetError, DatasetNotFoundError
 from .registry import DatasetSpec, get_spec
 from .roots import DATA_ENV, candidates, default_data_root, find_family, locked, writable_family
 from .splits import MASKS, apply_split, parse_split
-from .validate import num_classes
+from .validate import num_classes, validate_node_data
 
 # What PyG's readers raise on a truncated or malformed file (pickles, npz archives, text tables,
 # torch.load of a processed file).
@@ -80,8 +80,10 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, *, split: str
             keeps the raw features, as every caller got them before the registry.
         csbm_options: keyword arguments of :func:`fathom.data.csbm`.
 
-    Node graphs carry ``data.name``, ``data.approximate`` (reconstructed files: label results so)
-    and ``data.split`` (``public``, ``geom-gcn:3``, ``random:seed=0``...). Graph-classification
+    Node graphs carry ``data.name``, ``data.approximate`` (reconstructed files: label results so),
+    ``data.split`` (``public``, ``geom-gcn:3``, ``random:seed=0``...) and ``data.num_classes`` (the
+    documented count), and are validated (:func:`~fathom.data.validate_node_data`): a label beyond
+    the class count, NaN features or a broken mask is an :class:`InvalidGraphError` naming the field. Graph-classification
     datasets (task ``graph``) are returned as the PyG ``InMemoryDataset``; the graph task splits them.
     """
     spec = get_spec(name)
@@ -102,6 +104,9 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, *, split: str
     apply_split(data, spec, split, seed, random_split)
     data.name = spec.name
     data.approximate = is_approximate(spec.name, root)
+    if getattr(data, "num_classes", None) is None:
+        data.num_classes = spec.sizes.classes
+    validate_node_data(data)
     return data
 
 

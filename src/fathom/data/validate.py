@@ -11,8 +11,31 @@ from .splits import MASKS
 
 
 def num_classes(data: Data) -> int:
-    """Number of classes of a node-classification graph (``max(y) + 1``)."""
+    """Number of classes of a node-classification graph: ``data.num_classes`` where the graph
+    declares it (every graph :func:`~fathom.data.load_dataset` returns does), else ``max(y) + 1``."""
+    declared = getattr(data, "num_classes", None)
+    if declared is not None:
+        return _declared_classes(declared)
     return int(data.y.max()) + 1 if data.y.numel() else 0
+
+
+def _declared_classes(declared: object) -> int:
+    if isinstance(declared, Tensor) and declared.numel() == 1 and not declared.is_floating_point():
+        declared = int(declared)
+    if isinstance(declared, bool) or not isinstance(declared, int) or declared < 1:
+        raise InvalidGraphError(f"data.num_classes must be a positive integer (the number of classes); "
+                                f"got {declared!r}")
+    return declared
+
+
+def _gaps(present: list[int]) -> str:
+    """The labels below ``max(present)`` that are absent, as spans: ``[0, 1, 2, 99]`` gives ``3..98``."""
+    spans, expected = [], 0
+    for label in present:  # sorted
+        if label > expected:
+            spans.append(f"{expected}..{label - 1}" if label - 1 > expected else str(expected))
+        expected = label + 1
+    return ", ".join(spans)
 
 
 def _check_edge_index(edge_index: Tensor | None, num_nodes: int) -> None:
@@ -47,31 +70,55 @@ def _check_features(x: Tensor | None, num_nodes: int) -> None:
         raise InvalidGraphError(f"data.x contains NaN or inf values ({bad} nodes affected)")
 
 
-def _check_labels(y: Tensor | None, num_nodes: int, classes: int | None) -> None:
+def check_labels(y: Tensor | None, num_nodes: int, classes: int | None = None, source: str = "") -> None:
+    """Raise :class:`InvalidGraphError` unless ``y`` holds one integer class label per node in ``0..classes-1``.
+
+    ``source`` says where ``classes`` comes from in the message (``"data.num_classes"``).
+    Without ``classes`` the labels must run ``0..C-1`` with every class present: a label far above
+    the rest (``99`` among ``0..2``) would otherwise make a model with 100 outputs. A graph whose
+    classes really skip a label declares its count as ``data.num_classes``.
+    """
     if y is None:
         raise InvalidGraphError("data.y is missing: the graph has no node labels")
     if y.is_floating_point() or y.dtype == torch.bool or y.is_complex():
-        raise InvalidGraphError(f"data.y must hold integer class labels; got dtype {y.dtype}")
+        raise InvalidGraphError(f"data.y must hold integer class labels; got dtype {y.dtype} "
+                                "(convert whole-number labels with .long())")
     if y.dim() != 1 or y.size(0) != num_nodes:
         raise InvalidGraphError(f"data.y must have one label per node ({num_nodes}, the rows of data.x); "
                                 f"got shape {list(y.shape)}")
-    if y.numel() and int(y.min()) < 0:
+    if not y.numel():
+        return
+    if int(y.min()) < 0:
         raise InvalidGraphError(f"data.y holds a negative class label ({int(y.min())}); labels must be 0..C-1")
-    if classes is not None and y.numel() and int(y.max()) >= classes:
-        raise InvalidGraphError(f"data.y holds class label {int(y.max())} but there are {classes} classes "
-                                f"(labels must be 0..{classes - 1})")
+    top = int(y.max())
+    if classes is not None:
+        if top >= classes:
+            raise InvalidGraphError(f"data.y holds class label {top} but there are {classes} classes "
+                                    f"({source + ': ' if source else ''}labels must be 0..{classes - 1})")
+        return
+    present = torch.unique(y)
+    if present.numel() <= top:
+        raise InvalidGraphError(
+            f"data.y holds class label {top} but no node has label {_gaps(present.tolist())}: labels must run 0..C-1 "
+            f"with every class present; if the graph has {top + 1} classes, some without nodes, set "
+            f"data.num_classes = {top + 1}")
+
+
+def check_mask(mask: Tensor | None, name: str, num_nodes: int) -> None:
+    """Raise :class:`InvalidGraphError` unless ``mask`` (``data.<name>``) is a boolean mask over the nodes."""
+    if mask is None:
+        raise InvalidGraphError(f"data.{name} is missing (give a boolean mask over the nodes)")
+    if mask.dtype != torch.bool:
+        raise InvalidGraphError(f"data.{name} must be a boolean mask of length {num_nodes}; got dtype {mask.dtype} "
+                                "(an integer tensor indexes nodes by number: convert a 0/1 mask with .bool())")
+    if mask.dim() != 1 or mask.size(0) != num_nodes:
+        raise InvalidGraphError(f"data.{name} must have shape [{num_nodes}]; got {list(mask.shape)} "
+                                "(a dataset with several splits needs one chosen)")
 
 
 def _check_masks(data: Data, num_nodes: int) -> None:
     for name in MASKS:
-        mask = getattr(data, name, None)
-        if mask is None:
-            raise InvalidGraphError(f"data.{name} is missing (give a boolean mask over the nodes)")
-        if mask.dtype != torch.bool:
-            raise InvalidGraphError(f"data.{name} must be boolean; got dtype {mask.dtype}")
-        if mask.dim() != 1 or mask.size(0) != num_nodes:
-            raise InvalidGraphError(f"data.{name} must have shape [{num_nodes}]; got {list(mask.shape)} "
-                                    "(a dataset with several splits needs one chosen)")
+        check_mask(getattr(data, name, None), name, num_nodes)
     if not bool(data.train_mask.any()):
         raise InvalidGraphError("data.train_mask selects no nodes: the training mask is empty")
 
@@ -80,14 +127,19 @@ def validate_node_data(data: Data, num_classes: int | None = None) -> None:
     """Raise :class:`InvalidGraphError` naming the field if ``data`` is not a trainable node-classification graph.
 
     Checks ``edge_index`` (integer, ``[2, E]``, indices in ``[0, N)``), ``x`` (present, floating
-    point, finite, ``N`` rows), ``y`` (present, integer, non-negative, one per row of ``x``) and
-    the three masks (boolean, length ``N``, non-empty training mask). With ``num_classes``, labels
-    must also be below it (a model with that many outputs).
+    point, finite, ``N`` rows), ``y`` (present, integer, one per row of ``x``, in ``0..C-1``) and
+    the three masks (boolean, length ``N``, non-empty training mask). ``C`` is ``num_classes`` (a
+    model with that many outputs), else the graph's declared ``data.num_classes``; a graph that
+    declares neither must have every class ``0..max(y)`` present (see :func:`check_labels`).
     """
     num_nodes = data.num_nodes
     if not num_nodes:
         raise InvalidGraphError("data.num_nodes is 0: the graph has no nodes")
     _check_features(data.x, num_nodes)
     _check_edge_index(data.edge_index, num_nodes)
-    _check_labels(data.y, num_nodes, num_classes)
+    declared = getattr(data, "num_classes", None)
+    source = ""
+    if num_classes is None and declared is not None:
+        num_classes, source = _declared_classes(declared), "data.num_classes"
+    check_labels(data.y, num_nodes, num_classes, source)
     _check_masks(data, num_nodes)

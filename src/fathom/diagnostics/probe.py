@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from ..data.validate import check_labels, check_mask
 from ..graph import AggregationOperator
 from ..init import message_passing_layers
 from ..runtime import seed_everything
@@ -28,10 +29,17 @@ def default_forward(model: nn.Module, data: Data) -> Tensor:
 
 
 def default_loss(output: Tensor, data: Data) -> Tensor:
-    """Cross-entropy of ``output`` against ``data.y`` on ``data.train_mask`` (all nodes without one)."""
+    """Cross-entropy of ``output`` against ``data.y`` on ``data.train_mask`` (all nodes without one).
+
+    Raises :class:`~fathom.data.InvalidGraphError` naming the field when ``data.y`` does not hold
+    one label per node below the model's ``output.size(-1)`` classes, or the mask is not boolean
+    over the nodes.
+    """
+    check_labels(getattr(data, "y", None), output.size(0), output.size(-1), "the model's outputs")
     mask = getattr(data, "train_mask", None)
     if mask is None:
         return F.cross_entropy(output, data.y)
+    check_mask(mask, "train_mask", output.size(0))
     return F.cross_entropy(output[mask], data.y[mask])
 
 

@@ -113,12 +113,14 @@ def measure_at_init(config: "ModelConfig", data: Data, seeds: Iterable[int] = (0
 
     The operator (and its Perron root, which ``gnn_he`` needs) is built once for the graph.
     ``mu`` projects out the constant vector, or with ``dominant=True`` the operator's dominant
-    eigenvector (:func:`~fathom.diagnostics.smoothing.dominant_direction`).
+    eigenvector (:func:`~fathom.diagnostics.smoothing.dominant_direction`). The graph is validated
+    first (:func:`~fathom.data.validate_node_data`).
     """
-    from ..data import num_classes
+    from ..data import num_classes, validate_node_data
     from ..nn import DeepGNN
     from ..runtime import seed_everything
 
+    validate_node_data(data)
     base = DeepGNN.graph_operator(config, data)
     perron_root = base.perron_root()
     operator = base.to(device)

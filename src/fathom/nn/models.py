@@ -343,6 +343,8 @@ class DeepGNN(nn.Module):
         if self.config.memory == "reversible":
             for block in self.blocks:
                 block.disable = not saving  # keep every activation when no backward pass follows
+            if saving:  # the first block frees its input's storage: never a tensor autograd saved (io=park's relu)
+                z = z.clone()
         size = math.ceil(math.sqrt(len(self.blocks)))  # segments of sqrt(L) blocks
         z0 = z if self.blocks_need_input() else None
         for start in range(0, len(self.blocks), size):

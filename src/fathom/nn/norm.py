@@ -151,6 +151,6 @@ def make_norm(kind: str, width: int) -> nn.Module:
         return nn.Identity()
     if kind == "pairnorm":
         return _NodeNorm(PairNorm())
-    if kind == "batchnorm":
-        return _NodeNorm(BatchNorm(width))
+    if kind == "batchnorm":  # a one-node graph has no batch statistics: its running ones are used
+        return _NodeNorm(BatchNorm(width, allow_single_element=True))
     raise ValueError(f"norm must be one of none, weight, layer, pairnorm, batchnorm; got {kind!r}")
