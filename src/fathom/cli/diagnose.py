@@ -110,10 +110,18 @@ def diagnose(
 
 
 def _apply(base: ModelConfig, spec: str) -> ModelConfig:
+    """``base`` with the ``key=value,...`` of one --compare configuration (exit code 2 if it is bad)."""
     try:
-        return base.replace(**parse_overrides(spec))
+        overrides = parse_overrides(spec)
     except ConfigError as error:
-        raise typer.BadParameter(f"--compare {spec!r}: {error}") from error
+        raise fail(f"--compare {spec!r}: {error}", code=2) from error
+    if not overrides:
+        raise fail(f"--compare {spec!r} is empty: give each configuration as key=value,..., e.g. "
+                   '--compare "init=glorot" "init=gnn_he"', code=2)
+    try:
+        return base.replace(**overrides)
+    except ConfigError as error:
+        raise fail(f"--compare {spec!r}: {error}", code=2) from error
 
 
 def layer_table(label: str, config: ModelConfig, metrics: dict[str, list[float]]) -> Table:
