@@ -1,3 +1,5 @@
+import importlib.util
+
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -45,3 +47,14 @@ def test_resuming_into_a_folder_of_another_sweep_is_refused(tmp_path):
     other = runner.invoke(app, [*FIXED, "--grid", "init=glorot,kaiming", "--seeds", "2", "--out", str(tmp_path)],
                           env={"COLUMNS": "300"})
     assert other.exit_code == 2 and "holds another sweep" in other.output and "grid" in other.output
+
+
+def test_the_ray_executor_without_ray_is_one_line_naming_the_fix(tmp_path, monkeypatch):
+    """It used to be the RuntimeError at the end of a ~60-line traceback, after sweep.json was written."""
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real_find_spec(name, *a))
+    result = runner.invoke(app, [*ARGS, "--executor", "ray", "--out", str(tmp_path / "o")], env={"COLUMNS": "300"})
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == ("error: the ray executor needs Ray: pip install 'fathom[ray]' (or use the local "
+                                     "executor)"), result.output
+    assert not (tmp_path / "o").exists()

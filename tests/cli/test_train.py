@@ -109,3 +109,13 @@ def test_a_model_broken_at_initialisation_is_warned_about_before_epoch_one(tmp_p
     sound = runner.invoke(app, ["train", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "b")],
                           env={"COLUMNS": "300"})
     assert sound.exit_code == 0 and "warning at initialisation" not in sound.output
+
+
+def test_cuda_without_a_gpu_is_one_line_naming_the_fix(tmp_path, monkeypatch):
+    """It used to be the RuntimeError at the end of a ~50-line traceback."""
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    result = runner.invoke(app, ["train", "--device", "cuda", "--epochs", "1", "--depth", "2", "--out",
+                                 str(tmp_path / "run"), "--no-progress"], env={"COLUMNS": "300"})
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == ("error: --device cuda was requested but torch sees no CUDA device (use --device "
+                                     "cpu, or --device auto to take a GPU when there is one)"), result.output

@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from ..config import ModelConfig, TrainConfig
 from ..data import DatasetError, get_spec, load_dataset
+from ..runtime import UnavailableError, resolve_device
 
 console = Console()
 
@@ -37,6 +38,15 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` in one line; raise the returned exit to stop with ``code``."""
     console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def device_or_exit(name: str):
+    """The torch device ``name`` (``auto``, ``cpu``, ``cuda``...) names; one that is not available here
+    (``cuda`` without a GPU) is one line naming the fix, exit code 1."""
+    try:
+        return resolve_device(name)
+    except UnavailableError as error:
+        raise fail(as_flags(str(error))) from error
 
 
 def load_or_exit(dataset: str, data_root: Path | None, seed: int, split: str | int | None = None,

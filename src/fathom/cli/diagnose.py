@@ -17,9 +17,8 @@ from ..diagnostics import LAYER_METRICS, measure_at_init
 from ..diagnostics.verdict import verdict
 from ..report import plot_layer_metrics
 from ..runs import environment, write_json
-from ..runtime import resolve_device
 from . import options as opt
-from .common import as_flags, default_out, fail, load_or_exit
+from .common import as_flags, default_out, device_or_exit, fail, load_or_exit
 
 console = Console()
 
@@ -80,7 +79,7 @@ def diagnose(
         raise typer.BadParameter(f"unexpected arguments {ctx.args}")
     configs = {"flags": base} if not specs else {spec: _apply(base, spec) for spec in specs}
     data = load_or_exit(dataset, data_root, seed)
-    device_name = str(resolve_device(device))
+    device_name = str(device_or_exit(device))
     out = out or default_out("diagnose", dataset)
     seed_list = list(range(seed, seed + seeds))
 
@@ -182,7 +181,7 @@ def _diagnose_model(path: str, model_kwargs: str, principled: bool, dataset: str
 
     factory, kwargs = load_factory(path), parse_kwargs(model_kwargs)
     data = load_or_exit(dataset, data_root, seed)
-    device_name = str(resolve_device(device))
+    device_name = str(device_or_exit(device))
     data = data.to(device_name)
     out = Path(out or default_out("diagnose", dataset))
     seed_list = list(range(seed, seed + seeds))

@@ -13,10 +13,12 @@ from rich.table import Table
 
 from ..config import ConfigError, ModelConfig, TrainConfig
 from ..report import summary_table
-from ..sweep import EXECUTORS, ResultStore, expand, grid_keys, load_grid_file, parse_grid, parse_split, run_sweep
+from ..runtime import UnavailableError
+from ..sweep import (EXECUTORS, ResultStore, check_executor, expand, grid_keys, load_grid_file, parse_grid, parse_split,
+                     run_sweep)
 from ..sweep.grid import MODEL_FIELDS, TRAIN_FIELDS
 from . import options as opt
-from .common import default_out
+from .common import default_out, device_or_exit, fail
 
 console = Console()
 
@@ -67,6 +69,11 @@ def sweep(
                        str(data_root) if data_root else None, parse_split(str(fixed["split"])))
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from error
+    device_or_exit(train.device)
+    try:
+        check_executor(executor)
+    except UnavailableError as error:
+        raise fail(str(error)) from error
     out = out or default_out("sweep", fixed["dataset"])
     description = {"fixed": fixed, "grid": varied, "seeds": seeds, "executor": executor}
     try:
