@@ -5,6 +5,9 @@ a flag of the same name through :func:`config_options`, with the help text, choi
 recorded on the field (``fathom.config.option``): a new configuration field is one edit in
 ``config.py``. Options that are not configuration fields (the dataset, the data root, the output
 directory...) are ``Annotated`` aliases here, shared by every command that takes them.
+
+Help text is Rich markup: a field's help has its brackets escaped here, hand-written help writes
+``\\[`` (``\\[values]`` shows ``[values]``), and ``main`` escapes the commands' docstrings.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 import typer
+from rich.markup import escape
 
 from ..config import ConfigError, ModelConfig, TrainConfig
 from ..data import DATA_ENV, DATASETS
@@ -59,8 +63,8 @@ def field_option(cls: type, name: str) -> Any:
     else:
         kind = _python_type(typing.get_type_hints(cls)[name])
     flag = "--lr" if name == "lr" else f"--{name.replace('_', '-')}"
-    return Annotated[kind, typer.Option(flag, help=meta.get("help", ""), min=meta.get("low"), max=meta.get("high"),
-                                        rich_help_panel=PANELS.get(cls))]
+    return Annotated[kind, typer.Option(flag, help=escape(meta.get("help", "")), min=meta.get("low"),
+                                        max=meta.get("high"), rich_help_panel=PANELS.get(cls))]
 
 
 Seed = field_option(TrainConfig, "seed")

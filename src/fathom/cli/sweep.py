@@ -31,7 +31,7 @@ def sweep(
         help="A varied setting, key=v1,v2,... (repeatable), e.g. --grid depth=4,16 --grid init=glorot,gnn_he; "
              "--grid model=deepgnn,gcn compares model factories.")] = None,
     grid_file: Annotated[Optional[Path], typer.Option(
-        help="YAML file {fixed: {key: value}, grid: {key: [values]}, seeds: N}; fixed values override flags.")] = None,
+        help="YAML file {fixed: {key: value}, grid: {key: \\[values]}, seeds: N}; fixed values override flags.")] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per configuration: seed, seed+1, ...")] = 3,
     workers: Annotated[int, typer.Option(min=1, help="Parallel runs (processes, or Ray tasks).")] = 1,
     executor: Annotated[Literal[EXECUTORS], typer.Option(  # type: ignore[valid-type]

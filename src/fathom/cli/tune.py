@@ -31,7 +31,7 @@ def tune(
              "--space depth=16,32,64 --space lr=0.001:0.05:log. Keys: the model's parameters and training "
              "settings.")] = None,
     space_file: Annotated[Optional[Path], typer.Option(
-        help="YAML file {space: {key: [choices] | {low: a, high: b, log: true}}, fixed: {key: value}}; its "
+        help="YAML file {space: {key: \\[choices] | {low: a, high: b, log: true}}, fixed: {key: value}}; its "
              "fixed settings override the training flags, --space entries its space.")] = None,
     fixed: Annotated[Optional[list[str]], typer.Option(
         help="A fixed model parameter or training setting, key=value (repeatable), e.g. --fixed residual=plain; "
