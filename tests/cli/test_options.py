@@ -116,7 +116,8 @@ def test_a_config_field_help_with_brackets_shows_them():
 
 
 RANGED_FLOATS = [f for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)
-                 if f.type in ("float", "float | None") and (f.metadata["low"] is not None or f.metadata["high"] is not None)]
+                 if f.type in ("float", "float | None")
+                 and (f.metadata["low"] is not None or f.metadata["high"] is not None)]
 
 
 @pytest.mark.parametrize("field", RANGED_FLOATS, ids=[f.name for f in RANGED_FLOATS])
@@ -125,4 +126,5 @@ def test_a_nan_or_infinite_flag_is_named_as_such(field):
     flag = f"--{field.name.replace('_', '-')}"
     for value, named in (("nan", "is not a number"), ("inf", "is infinite"), ("-inf", "is infinite")):
         result = CliRunner().invoke(app, ["train", flag, value], env={"COLUMNS": "300"})
-        assert result.exit_code == 2 and f"Invalid value for '{flag}': the value {named}" in result.output, result.output
+        assert result.exit_code == 2, result.output
+        assert f"Invalid value for '{flag}': the value {named}" in result.output, result.output
