@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +39,22 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` in one line; raise the returned exit to stop with ``code``."""
     console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def writable_out(out: str | Path) -> Path:
+    """Create the output folder ``out`` (and its parents) now and try a write in it, so an
+    unwritable place (a read-only folder, a file in the way) is one line naming the folder, exit
+    code 1, before any work."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename and Path(error.filename) != out else ""
+        raise fail(f"cannot write the output folder {out}: {error.strerror or error}{where}; "
+                   "choose another --out") from error
+    return out
 
 
 def device_or_exit(name: str):

@@ -18,7 +18,7 @@ from ..diagnostics.verdict import verdict
 from ..report import plot_layer_metrics
 from ..runs import environment, write_json
 from . import options as opt
-from .common import as_flags, default_out, device_or_exit, fail, load_or_exit
+from .common import as_flags, default_out, device_or_exit, fail, load_or_exit, writable_out
 
 console = Console()
 
@@ -80,7 +80,7 @@ def diagnose(
     configs = {"flags": base} if not specs else {spec: _apply(base, spec) for spec in specs}
     data = load_or_exit(dataset, data_root, seed)
     device_name = str(device_or_exit(device))
-    out = out or default_out("diagnose", dataset)
+    out = writable_out(out or default_out("diagnose", dataset))
     seed_list = list(range(seed, seed + seeds))
 
     runs: dict[str, dict[str, list[float]]] = {}
@@ -183,7 +183,7 @@ def _diagnose_model(path: str, model_kwargs: str, principled: bool, dataset: str
     data = load_or_exit(dataset, data_root, seed)
     device_name = str(device_or_exit(device))
     data = data.to(device_name)
-    out = Path(out or default_out("diagnose", dataset))
+    out = writable_out(out or default_out("diagnose", dataset))
     seed_list = list(range(seed, seed + seeds))
     name = path.replace(":", ".").rsplit(".", 1)[-1]
 

@@ -18,7 +18,7 @@ from ..sweep import (EXECUTORS, ResultStore, check_executor, expand, grid_keys, 
                      run_sweep)
 from ..sweep.grid import MODEL_FIELDS, TRAIN_FIELDS
 from . import options as opt
-from .common import default_out, device_or_exit, fail
+from .common import default_out, device_or_exit, fail, writable_out
 
 console = Console()
 
@@ -31,7 +31,8 @@ def sweep(
         help="A varied setting, key=v1,v2,... (repeatable), e.g. --grid depth=4,16 --grid init=glorot,gnn_he; "
              "--grid model=deepgnn,gcn compares model factories.")] = None,
     grid_file: Annotated[Optional[Path], typer.Option(
-        help="YAML file {fixed: {key: value}, grid: {key: \\[values]}, seeds: N}; fixed values override flags.")] = None,
+        help="YAML file {fixed: {key: value}, grid: {key: \\[values]}, seeds: N}; fixed values override "
+             "flags.")] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per configuration: seed, seed+1, ...")] = 3,
     workers: Annotated[int, typer.Option(min=1, help="Parallel runs (processes, or Ray tasks).")] = 1,
     executor: Annotated[Literal[EXECUTORS], typer.Option(  # type: ignore[valid-type]
@@ -80,6 +81,7 @@ def sweep(
         _check_same_sweep(Path(out), description, target_loss)
     except ConfigError as error:
         raise typer.BadParameter(str(error), param_hint="--out") from error
+    writable_out(out)
     finished = len(ResultStore(out).finished_ids() & {spec.run_id for spec in specs})
     console.print(f"{len(specs)} runs ({len(specs) // seeds} configurations x {seeds} seeds), "
                   f"{finished} already finished -> {out}")

@@ -17,7 +17,7 @@ from ..diagnostics.recorder import measure_at_init
 from ..diagnostics.verdict import verdict
 from ..train import train_node_classifier
 from . import options as opt
-from .common import as_flags, default_out, device_or_exit, fail, load_or_exit
+from .common import as_flags, default_out, device_or_exit, fail, load_or_exit, writable_out
 
 console = Console()
 
@@ -67,7 +67,7 @@ def train(
         raise fail(f"--out {out} is a file, not a directory")
     device_or_exit(train_config.device)
     data = load_or_exit(dataset, data_root, train_config.seed, opt.parse_split(split), features)
-    out = out or default_out("train", dataset)
+    out = writable_out(out or default_out("train", dataset))
     console.print(describe(data))
     if resume is None:
         warn_at_init(model_config, data, train_config.seed)

@@ -15,7 +15,7 @@ from ..models import MODELS
 from ..report import format_number
 from ..tune import load_space_file, parse_space, tune as run_tuning
 from . import options as opt
-from .common import default_out, fail
+from .common import default_out, fail, writable_out
 from .datasets import flag_wording
 
 console = Console()
@@ -65,7 +65,7 @@ def tune(
         settings = {**train_config, **file_fixed, **_key_values(fixed or [])}
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from error
-    out = out or default_out("tune", dataset)
+    out = writable_out(out or default_out("tune", dataset))
     console.print(f"{trials} trials of {model} on {dataset}, searching {', '.join(searched)} -> {out}")
     try:
         result = run_tuning(model, dataset, data_root, searched, settings, {}, trials, seed, out,
