@@ -48,3 +48,24 @@ def test_an_out_in_a_read_only_folder_is_one_line_naming_the_folder(tmp_path, co
     finally:
         folder.chmod(0o755)
     assert line.startswith(f"error: cannot write the output folder {folder / 'run'}: Permission denied")
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_print_frame_never_cuts_a_word_and_fits_the_width_when_the_words_do(width):
+    import io
+
+    import pandas as pd
+    from rich.console import Console
+
+    from fathom.cli.common import print_frame
+
+    frame = pd.DataFrame({"a_long_grid_key_name": ["glorot", "gnn_he"], "runs": [3, 3],
+                          **{f"metric_number_{i}": ["1.23e+04 ± 5.67e+03", "0.00707 ± 0.000123"] for i in range(6)}})
+    file = io.StringIO()
+    print_frame(frame, "title", Console(width=width, file=file))
+    text = file.getvalue()
+    for word in ("1.23e+04", "5.67e+03", "0.00707", "0.000123", "glorot", "gnn_he"):
+        assert word in text, word
+    assert "…" not in text
+    least = 8 * 3 + 1 + 6 + 1 + 6 * 8  # borders and padding, then the longest word of each column
+    assert max(len(line) for line in text.splitlines()) <= max(width, least)

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from ..config import ConfigError, ModelConfig, TrainConfig
 from ..report import summary_table
@@ -18,7 +17,7 @@ from ..sweep import (EXECUTORS, ResultStore, check_executor, expand, grid_keys, 
                      run_sweep)
 from ..sweep.grid import MODEL_FIELDS, TRAIN_FIELDS
 from . import options as opt
-from .common import default_out, device_or_exit, fail, writable_out
+from .common import default_out, device_or_exit, fail, print_frame, writable_out
 
 console = Console()
 
@@ -88,13 +87,8 @@ def sweep(
     frame = run_sweep(specs, out, workers, executor, target_loss, progress,
                       description=description)
     by = list(varied) or ["dataset"]
-    table = summary_table(frame, by, SUMMARY_METRICS)
-    rich_table = Table(title=f"mean ± std over {seeds} seeds (target loss {target_loss})")
-    for column in table.columns:
-        rich_table.add_column(str(column))
-    for row in table.itertuples(index=False):
-        rich_table.add_row(*(str(v) for v in row))
-    console.print(rich_table)
+    title = f"mean ± std over {seeds} seeds (target loss {target_loss})"
+    print_frame(summary_table(frame, by, SUMMARY_METRICS), title, console)
     console.print(f"results: {Path(out) / 'results.csv'} (re-run with --out {out} to resume)")
 
 
