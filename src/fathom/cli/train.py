@@ -12,10 +12,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..config import ModelConfig, TrainConfig
-from ..data import describe
+from ..data import describe, num_classes
 from ..diagnostics.recorder import measure_at_init
 from ..diagnostics.verdict import verdict
 from ..train import train_node_classifier
+from ..train.memory import InsufficientMemoryError, check_fits
 from . import options as opt
 from .common import as_flags, default_out, device_or_exit, fail, load_or_exit, writable_out
 
@@ -65,8 +66,12 @@ def train(
                    "replace it with --overwrite")
     elif out is not None and out.exists() and not out.is_dir():
         raise fail(f"--out {out} is a file, not a directory")
-    device_or_exit(train_config.device)
+    device = device_or_exit(train_config.device)
     data = load_or_exit(dataset, data_root, train_config.seed, opt.parse_split(split), features)
+    try:  # before anything is built, even for the check at initialisation
+        check_fits(model_config, data, num_classes(data), device)
+    except InsufficientMemoryError as error:
+        raise fail(as_flags(str(error))) from error
     out = writable_out(out or default_out("train", dataset))
     console.print(describe(data))
     if resume is None:

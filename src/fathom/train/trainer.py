@@ -18,9 +18,10 @@ from ..config import ModelConfig, TrainConfig
 from ..diagnostics.recorder import LAYER_METRICS, measure
 from ..nn import DeepGNN
 from ..runs import write_csv
-from ..runtime import seed_everything
+from ..runtime import resolve_device, seed_everything
 from ..tasks import NodeClassification
 from .fit import RunResult, fit
+from .memory import check_fits
 
 METRIC_COLUMNS = ["epoch", "train_loss", *NodeClassification.metrics, "seconds"]
 
@@ -43,10 +44,13 @@ def train_node_classifier(
     ``record_every=k`` the per-layer diagnostics (:func:`fathom.diagnostics.measure`) are taken at
     initialisation and every ``k`` epochs, into ``layer_metrics.csv`` and
     ``RunResult.layer_history``. ``checkpoint_every`` and ``resume`` are :func:`~fathom.train.fit`'s.
+    A model whose estimated training memory exceeds what the device has free is refused before it
+    is built (:class:`~fathom.train.memory.InsufficientMemoryError`).
     """
     if record_every is not None and record_every < 1:
         raise ValueError(f"record_every must be a positive number of epochs; got {record_every}")
     task = NodeClassification(data)
+    check_fits(model_config, data, task.num_classes, resolve_device(train_config.device))
     seed_everything(train_config.seed)
     operator = DeepGNN.graph_operator(model_config, data)
     model = DeepGNN(model_config, data.num_features, task.num_classes, perron_root=operator.perron_root())
