@@ -128,3 +128,23 @@ def test_a_nan_or_infinite_flag_is_named_as_such(field):
         result = CliRunner().invoke(app, ["train", flag, value], env={"COLUMNS": "300"})
         assert result.exit_code == 2, result.output
         assert f"Invalid value for '{flag}': the value {named}" in result.output, result.output
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionalRanged:
+    limit: float | None = option(None, "An optional bound.", low=0.0)
+
+
+def test_an_optional_ranged_float_keeps_its_none_default_and_names_nan():
+    seen: dict[str, Any] = {}
+
+    @opt.config_options(OptionalRanged)
+    def command(*, optional_ranged: OptionalRanged) -> None:
+        seen["config"] = optional_ranged
+
+    cli = typer.Typer()
+    cli.command()(command)
+    result = CliRunner().invoke(cli, [])
+    assert result.exit_code == 0 and seen["config"] == OptionalRanged(None), result.output
+    result = CliRunner().invoke(cli, ["--limit", "nan"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "the value is not a number" in result.output, result.output
