@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -29,7 +30,7 @@ def test_branch_scale(residual, beta, depth, expected):
 @pytest.mark.parametrize("field, value, message", [
     ("epochs", 0, "epochs must lie in"),
     ("lr", 0.0, "lr must lie in"),
-    ("lr", float("nan"), "lr must lie in"),
+    ("lr", float("nan"), r"lr is not a number \(got nan\); it must lie in \(0.0, inf\)"),
     ("weight_decay", -1.0, "weight_decay must lie in"),
     ("seed", 1.5, "seed must be an integer"),
     ("device", "tpu", "device must be one of auto, cpu, cuda"),
@@ -37,6 +38,21 @@ def test_branch_scale(residual, beta, depth, expected):
 def test_train_config_rejects_bad_values(field, value, message):
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**{field: value})
+
+
+FLOAT_FIELDS = [(cls, f.name) for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)
+                if f.type in ("float", "float | None")]
+
+
+@pytest.mark.parametrize("cls, name", FLOAT_FIELDS, ids=[name for _, name in FLOAT_FIELDS])
+def test_nan_and_infinities_are_named_as_such(cls, name):
+    """NaN fails every comparison, so a range message ("must lie in [0, 1]", or the CLI's "should be
+    <= 1") blamed the bound; the message must say what the value is."""
+    with pytest.raises(ConfigError, match=rf"^{name} is not a number \(got nan\); it must lie in "):
+        cls(**{name: math.nan})
+    for value in (math.inf, -math.inf):
+        with pytest.raises(ConfigError, match=rf"^{name} is infinite \(got {value}\); it must lie in "):
+            cls(**{name: value})
 
 
 def test_replace_revalidates():

@@ -36,15 +36,30 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
+def range_error(name: str, value: float, low: float, high: float = math.inf, *, low_open: bool = False) -> str | None:
+    """Why ``value`` is not in ``[low, high]`` (``(low, ...`` when ``low_open``; never infinite), or ``None``.
+
+    NaN is named "not a number" and an infinity "infinite": NaN compares false with every bound, so
+    a bare range message ("must be <= 1") would blame the wrong thing.
+    """
+    interval = f"{'(' if low_open else '['}{low}, {high}{']' if math.isfinite(high) else ')'}"
+    if math.isnan(value):
+        return f"{name} is not a number (got nan); it must lie in {interval}"
+    if math.isinf(value):
+        return f"{name} is infinite (got {value!r}); it must lie in {interval}"
+    if value < low or (low_open and value == low) or value > high:
+        return f"{name} must lie in {interval}; got {value!r}"
+    return None
+
+
 def check_number(name: str, value: Any, low: float, high: float = math.inf, *, integer: bool = False,
             low_open: bool = False) -> None:
     kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         raise ConfigError(f"{name} must be {kind}; got {value!r}")
-    if not math.isfinite(value) or value < low or (low_open and value == low) or value > high:
-        left = "(" if low_open else "["
-        right = "]" if math.isfinite(high) else ")"
-        raise ConfigError(f"{name} must lie in {left}{low}, {high}{right}; got {value!r}")
+    error = range_error(name, value, low, high, low_open=low_open)
+    if error:
+        raise ConfigError(error)
 
 
 def option(default: Any, help: str, *, choices: tuple[str, ...] | None = None, low: float | None = None,

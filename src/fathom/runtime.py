@@ -12,12 +12,18 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
+class UnavailableError(RuntimeError):
+    """Something asked for (a device, an optional package) is not available here; the message says
+    what to use instead."""
+
+
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an :class:`UnavailableError`."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("device cuda was requested but torch sees no CUDA device (choose the cpu device)")
+        raise UnavailableError(f"device={name} was requested but torch sees no CUDA device (use device=cpu, or "
+                               "device=auto to take a GPU when there is one)")
     return torch.device(name)
 
 

@@ -37,6 +37,15 @@ def test_bad_compare_spec_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and "inti" in result.output
 
 
+@pytest.mark.parametrize("spec", ["", " , "])
+def test_an_empty_compare_spec_is_a_one_line_usage_error(tmp_path, spec):
+    """``--compare ""`` used to measure the flags' model, then fail in the plot's legend with a traceback."""
+    result = runner.invoke(app, ["diagnose", "--depth", "2", "--seeds", "1", "--out", str(tmp_path), "--compare", spec],
+                           env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "is empty" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
 def test_table_shows_first_and_last_layers():
     assert shown_layers(5) == [1, 2, 3, 4, 5]
     layers = shown_layers(64)

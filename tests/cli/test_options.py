@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from typing import Any
 
@@ -62,3 +63,88 @@ def test_a_new_config_field_becomes_a_flag_with_one_edit():
 def test_an_invalid_combination_is_a_usage_error_naming_the_field():
     result = CliRunner().invoke(app, ["train", "--residual", "none", "--init", "fixup", "--epochs", "1"])
     assert result.exit_code == 2 and "init=fixup" in result.output
+
+
+def _commands(command, path=()):
+    """Every command under ``command`` (a click group or command), with its path of names."""
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def _bracketed(help_text: str) -> list[str]:
+    """The ``[...]`` pieces of a help text as the reader should see them (markup escapes removed)."""
+    return re.findall(r"\[[^\[\]]*\]", help_text.replace("\\[", "["))
+
+
+def _shown(output: str) -> str:
+    """A rendered ``--help`` with its box borders removed and whitespace collapsed (wrapping undone)."""
+    return " ".join(output.replace("│", " ").split())
+
+
+def test_help_shows_bracketed_text_as_written():
+    """Rich markup used to swallow ``[values]`` (sweep's --grid-file), ``[choices]`` (tune's
+    --space-file) and ``[train]`` (linear's docstring): every bracket of every command's help and
+    docstring must show."""
+    checked = 0
+    for path, command in _commands(typer.main.get_command(app)):
+        texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        expected = [piece for text in texts for piece in _bracketed(text)]
+        if not expected:
+            continue
+        shown = _shown(CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"}).output)
+        for piece in expected:
+            assert " ".join(piece.split()) in shown, (path, piece)
+        checked += len(expected)
+    assert checked >= 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Bracketed:
+    mode: str = option("a", "One of [choices]; see 'fathom[extra]'.", choices=("a", "b"))
+
+
+def test_a_config_field_help_with_brackets_shows_them():
+    @opt.config_options(Bracketed)
+    def command(*, bracketed: Bracketed) -> None:
+        pass
+
+    cli = typer.Typer()
+    cli.command()(command)
+    shown = _shown(CliRunner().invoke(cli, ["--help"], env={"COLUMNS": "200"}).output)
+    assert "One of [choices]; see 'fathom[extra]'." in shown
+
+
+RANGED_FLOATS = [f for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)
+                 if f.type in ("float", "float | None")
+                 and (f.metadata["low"] is not None or f.metadata["high"] is not None)]
+
+
+@pytest.mark.parametrize("field", RANGED_FLOATS, ids=[f.name for f in RANGED_FLOATS])
+def test_a_nan_or_infinite_flag_is_named_as_such(field):
+    """``--residual-aggregation nan`` used to say "Input should be less than or equal to 1"."""
+    flag = f"--{field.name.replace('_', '-')}"
+    for value, named in (("nan", "is not a number"), ("inf", "is infinite"), ("-inf", "is infinite")):
+        result = CliRunner().invoke(app, ["train", flag, value], env={"COLUMNS": "300"})
+        assert result.exit_code == 2, result.output
+        assert f"Invalid value for '{flag}': the value {named}" in result.output, result.output
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionalRanged:
+    limit: float | None = option(None, "An optional bound.", low=0.0)
+
+
+def test_an_optional_ranged_float_keeps_its_none_default_and_names_nan():
+    seen: dict[str, Any] = {}
+
+    @opt.config_options(OptionalRanged)
+    def command(*, optional_ranged: OptionalRanged) -> None:
+        seen["config"] = optional_ranged
+
+    cli = typer.Typer()
+    cli.command()(command)
+    result = CliRunner().invoke(cli, [])
+    assert result.exit_code == 0 and seen["config"] == OptionalRanged(None), result.output
+    result = CliRunner().invoke(cli, ["--limit", "nan"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "the value is not a number" in result.output, result.output

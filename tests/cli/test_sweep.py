@@ -1,7 +1,12 @@
+import importlib.util
+import re
+
 import pandas as pd
 from typer.testing import CliRunner
 
 from fathom.cli.main import app
+from fathom.cli.sweep import SUMMARY_METRICS
+from fathom.report import summary_table
 
 runner = CliRunner()
 FIXED = ["sweep", "--dataset", "karate", "--depth", "2", "--width", "8", "--epochs", "5", "--device", "cpu",
@@ -45,3 +50,31 @@ def test_resuming_into_a_folder_of_another_sweep_is_refused(tmp_path):
     other = runner.invoke(app, [*FIXED, "--grid", "init=glorot,kaiming", "--seeds", "2", "--out", str(tmp_path)],
                           env={"COLUMNS": "300"})
     assert other.exit_code == 2 and "holds another sweep" in other.output and "grid" in other.output
+
+
+def test_the_ray_executor_without_ray_is_one_line_naming_the_fix(tmp_path, monkeypatch):
+    """It used to be the RuntimeError at the end of a ~60-line traceback, after sweep.json was written."""
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "ray" else real_find_spec(name, *args))
+    result = runner.invoke(app, [*ARGS, "--executor", "ray", "--out", str(tmp_path / "o")], env={"COLUMNS": "300"})
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == ("error: the ray executor needs Ray: pip install 'fathom[ray]' (or use the local "
+                                     "executor)"), result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_summary_table_keeps_every_number_whole_at_80_columns(tmp_path):
+    """At 80 columns the table used to cut numbers (``0.26 ± 0.007…``) and headers alike."""
+    args = [*FIXED, "--grid", "init=glorot,gnn_he", "--grid", "residual_aggregation=0,0.5", "--seeds", "2",
+            "--out", str(tmp_path)]
+    result = runner.invoke(app, args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    table = summary_table(pd.read_csv(tmp_path / "results.csv"), ["init", "residual_aggregation"], SUMMARY_METRICS)
+    numbers = {word for value in table.to_numpy().ravel() for word in str(value).split()
+               if re.fullmatch(r"[-+0-9.e]+", word)}
+    assert len(numbers) > 10
+    for number in numbers:
+        assert re.search(rf"(?<![\w.]){re.escape(number)}(?![\w.])", result.output), number
+    assert "…" not in result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80

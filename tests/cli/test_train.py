@@ -162,4 +162,34 @@ def test_a_broken_dataset_is_one_line_naming_the_field(broken_graph_case, monkey
                                  "--out", str(tmp_path / "run")])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception  # not a traceback
     assert re.search(rf"^error: {message}", result.output, re.MULTILINE), result.output
+
+
+def test_cuda_without_a_gpu_is_one_line_naming_the_fix(tmp_path, monkeypatch):
+    """It used to be the RuntimeError at the end of a ~50-line traceback."""
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    result = runner.invoke(app, ["train", "--device", "cuda", "--epochs", "1", "--depth", "2", "--out",
+                                 str(tmp_path / "run"), "--no-progress"], env={"COLUMNS": "300"})
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == ("error: --device cuda was requested but torch sees no CUDA device (use --device "
+                                     "cpu, or --device auto to take a GPU when there is one)"), result.output
+
+
+def test_a_model_too_big_for_memory_is_one_line_with_the_estimate_and_the_mode_that_fits(tmp_path, monkeypatch):
+    """``--depth 100000 --width 512`` used to allocate until the memory ran out."""
+    from fathom.config import ModelConfig
+    from fathom.data import load_dataset, num_classes
+    from fathom.train import memory
+
+    data = load_dataset("csbm", None, seed=0)
+    config = ModelConfig(depth=256, width=64)
+    needs = {mode: memory.estimate(config.replace(memory=mode), data.num_nodes, data.num_edges, data.num_features,
+                                   num_classes(data)).total for mode in ("full", "reversible")}
+    monkeypatch.setattr(memory, "available_bytes", lambda device: (needs["full"] + needs["reversible"]) // 2)
+    result = runner.invoke(app, ["train", "--depth", "256", "--width", "64", "--epochs", "1", "--device", "cpu",
+                                 "--out", str(tmp_path / "run"), "--no-progress"], env={"COLUMNS": "400"})
+    assert result.exit_code == 1, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert result.output.startswith("error: training this model needs about ")
+    assert "of activations with --memory full) but " in result.output
+    assert "; try --memory reversible (about " in result.output
     assert not (tmp_path / "run").exists()

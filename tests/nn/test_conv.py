@@ -217,6 +217,18 @@ def test_invalid_arguments_fail_at_construction(kwargs, message):
         FathomConv(4, 3, **kwargs)
 
 
+@pytest.mark.parametrize("in_channels, out_channels, message", [
+    (0, 16, r"in_channels must lie in \[1, inf\); got 0"),
+    (16, 0, r"out_channels must lie in \[1, inf\); got 0"),
+    (-2, 16, r"in_channels must lie in \[1, inf\); got -2"),
+    (2.5, 16, r"in_channels must be an integer; got 2.5"),
+])
+def test_a_width_below_one_is_refused_naming_the_argument(in_channels, out_channels, message):
+    """``FathomConv(0, 16)`` was accepted silently (an empty weight; every output zero)."""
+    with pytest.raises(ValueError, match=message):
+        FathomConv(in_channels, out_channels)
+
+
 def test_operator_gcn2conv_equals_pygs_gcn2conv_on_the_same_operator(make_er):
     """Fathom's product (precomputed transpose) in place of PyG's: same output and gradients."""
     from torch_geometric.nn import GCN2Conv

@@ -43,6 +43,7 @@ def _randomise_biases(model: DeepGNN, seed: int = 0) -> None:
     ({"depth": 0}, r"depth must lie in \[1, inf\); got 0"),
     ({"depth": 2.5}, r"depth must be an integer; got 2.5"),
     ({"width": True}, r"width must be an integer; got True"),
+    ({"width": 0}, r"width must lie in \[1, inf\); got 0"),
     ({"aggregation": "max"}, r"aggregation must be one of gcn, mean, sum; got 'max'"),
     ({"residual": "skip"}, r"residual must be one of none, plain, fixup; got 'skip'"),
     ({"init": "xavier"}, r"init must be one of gnn_he, kaiming, glorot, fixup; got 'xavier'"),
@@ -61,6 +62,16 @@ def _randomise_biases(model: DeepGNN, seed: int = 0) -> None:
 def test_invalid_config_raises_config_error(changes, match):
     with pytest.raises(ConfigError, match=match):
         ModelConfig(**changes)
+
+
+@pytest.mark.parametrize("in_channels, out_channels, message", [
+    (0, 3, r"in_channels must lie in \[1, inf\); got 0"),
+    (4, 0, r"out_channels must lie in \[1, inf\); got 0"),
+])
+def test_deepgnn_refuses_no_input_features_or_no_outputs(in_channels, out_channels, message):
+    """``DeepGNN(config, 4, 0)`` was accepted silently: a head with no outputs."""
+    with pytest.raises(ValueError, match=message):
+        DeepGNN(ModelConfig(depth=2, width=8), in_channels, out_channels)
 
 
 def test_config_error_is_value_error_and_from_dict_names_unknown_fields():

@@ -51,6 +51,7 @@ def test_ray_executor_without_ray_is_a_clear_error(tmp_path):
         pass
     with pytest.raises(RuntimeError, match="pip install 'fathom\\[ray\\]'"):
         run_sweep([RunSpec("karate", SMALL, FAST)], tmp_path, executor="ray", progress=False)
+    assert not (tmp_path / "sweep.json").exists()  # refused before anything is written
 
 
 def test_repeated_configurations_are_refused(tmp_path):

@@ -16,7 +16,7 @@ from ..config import ConfigError
 from ..data import DatasetError
 from ..sweep import EXECUTORS
 from . import options as opt
-from .common import fail
+from .common import fail, writable_out
 
 console = Console()
 
@@ -52,6 +52,7 @@ def benchmark(
         planned = chosen.specs(str(data_root) if data_root else None, split(datasets), split(models))
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from error
+    writable_out(out)
     console.print(f"{len(planned)} runs of the {preset} preset -> {out}")
     try:
         run_benchmark(chosen, out, str(data_root) if data_root else None, workers, executor, split(datasets),

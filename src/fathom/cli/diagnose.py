@@ -17,9 +17,8 @@ from ..diagnostics import LAYER_METRICS, measure_at_init
 from ..diagnostics.verdict import verdict
 from ..report import plot_layer_metrics
 from ..runs import environment, write_json
-from ..runtime import resolve_device
 from . import options as opt
-from .common import as_flags, default_out, fail, load_or_exit
+from .common import as_flags, default_out, device_or_exit, fail, load_or_exit, writable_out
 
 console = Console()
 
@@ -80,8 +79,8 @@ def diagnose(
         raise typer.BadParameter(f"unexpected arguments {ctx.args}")
     configs = {"flags": base} if not specs else {spec: _apply(base, spec) for spec in specs}
     data = load_or_exit(dataset, data_root, seed)
-    device_name = str(resolve_device(device))
-    out = out or default_out("diagnose", dataset)
+    device_name = str(device_or_exit(device))
+    out = writable_out(out or default_out("diagnose", dataset))
     seed_list = list(range(seed, seed + seeds))
 
     runs: dict[str, dict[str, list[float]]] = {}
@@ -110,10 +109,18 @@ def diagnose(
 
 
 def _apply(base: ModelConfig, spec: str) -> ModelConfig:
+    """``base`` with the ``key=value,...`` of one --compare configuration (exit code 2 if it is bad)."""
     try:
-        return base.replace(**parse_overrides(spec))
+        overrides = parse_overrides(spec)
     except ConfigError as error:
-        raise typer.BadParameter(f"--compare {spec!r}: {error}") from error
+        raise fail(f"--compare {spec!r}: {error}", code=2) from error
+    if not overrides:
+        raise fail(f"--compare {spec!r} is empty: give each configuration as key=value,..., e.g. "
+                   '--compare "init=glorot" "init=gnn_he"', code=2)
+    try:
+        return base.replace(**overrides)
+    except ConfigError as error:
+        raise fail(f"--compare {spec!r}: {error}", code=2) from error
 
 
 def layer_table(label: str, config: ModelConfig, metrics: dict[str, list[float]]) -> Table:
@@ -174,9 +181,9 @@ def _diagnose_model(path: str, model_kwargs: str, principled: bool, dataset: str
 
     factory, kwargs = load_factory(path), parse_kwargs(model_kwargs)
     data = load_or_exit(dataset, data_root, seed)
-    device_name = str(resolve_device(device))
+    device_name = str(device_or_exit(device))
     data = data.to(device_name)
-    out = Path(out or default_out("diagnose", dataset))
+    out = writable_out(out or default_out("diagnose", dataset))
     seed_list = list(range(seed, seed + seeds))
     name = path.replace(":", ".").rsplit(".", 1)[-1]
 

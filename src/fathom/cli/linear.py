@@ -16,7 +16,7 @@ from ..linear.quantities import profile_record
 from ..report import format_number, plot_layer_metrics
 from ..runs import environment, write_json
 from . import options as opt
-from .common import load_or_exit
+from .common import load_or_exit, writable_out
 
 console = Console()
 
@@ -37,6 +37,8 @@ def linear(
     unit of lambda_T * T. With --out, writes linear.json and linear.png there.
     """
     data = load_or_exit(dataset, data_root, seed)
+    if out is not None:
+        writable_out(out)
     console.print(describe(data))
     with console.status(f"singular values of M_1..M_{depth}"):
         profile = depth_profile(data, depth, aggregation)

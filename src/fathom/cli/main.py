@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+
 import typer
+from rich.markup import escape
 
 from .benchmark import benchmark
 from .datasets import datasets
@@ -25,6 +28,19 @@ app.command()(benchmark)
 app.command()(linear)
 app.command()(tune)
 app.add_typer(reproduce_app, name="reproduce")
+
+
+def _docstrings_as_written(cli: typer.Typer) -> None:
+    """Show each command's docstring as written: Rich markup would swallow ``[train]`` and the like."""
+    for info in cli.registered_commands:
+        if info.help is None and info.callback is not None:
+            info.help = escape(inspect.getdoc(info.callback) or "")
+    for group in cli.registered_groups:
+        if group.typer_instance is not None:
+            _docstrings_as_written(group.typer_instance)
+
+
+_docstrings_as_written(app)
 
 if __name__ == "__main__":
     app()

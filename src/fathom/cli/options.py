@@ -5,6 +5,9 @@ a flag of the same name through :func:`config_options`, with the help text, choi
 recorded on the field (``fathom.config.option``): a new configuration field is one edit in
 ``config.py``. Options that are not configuration fields (the dataset, the data root, the output
 directory...) are ``Annotated`` aliases here, shared by every command that takes them.
+
+Help text is Rich markup: a field's help has its brackets escaped here, hand-written help writes
+``\\[`` (``\\[values]`` shows ``[values]``), and ``main`` escapes the commands' docstrings.
 """
 
 from __future__ import annotations
@@ -12,14 +15,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import math
 import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 import typer
+from rich.markup import escape
 
-from ..config import ConfigError, ModelConfig, TrainConfig
+from ..config import ConfigError, ModelConfig, TrainConfig, range_error
 from ..data import DATA_ENV, DATASETS
 
 DATA, MODEL, TRAINING = "Data", "Model", "Training"
@@ -60,8 +65,27 @@ def field_option(cls: type, name: str) -> Any:
     else:
         kind = _python_type(typing.get_type_hints(cls)[name])
     flag = "--lr" if name == "lr" else f"--{name.replace('_', '-')}"
-    return Annotated[kind, typer.Option(flag, help=meta.get("help", ""), min=meta.get("low"), max=meta.get("high"),
+    low, high = meta.get("low"), meta.get("high")
+    ranged_float = _python_type(kind) in (float, Optional[float]) and (low is not None or high is not None)
+    return Annotated[kind, typer.Option(flag, help=escape(meta.get("help", "")), min=low, max=high,
+                                        parser=_float_in(low, high) if ranged_float else None,
                                         rich_help_panel=PANELS.get(cls))]
+
+
+def _float_in(low: float | None, high: float | None) -> Callable[[Any], float]:
+    """A flag's parser for a float in ``[low, high]`` that names NaN and infinities as such (typer's
+    own range check calls ``nan`` "not <= 1")."""
+    def parse(text: Any) -> float:
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            raise typer.BadParameter(f"{text!r} is not a number") from None
+        error = range_error("the value", value, -math.inf if low is None else low, math.inf if high is None else high)
+        if error:
+            raise typer.BadParameter(error)
+        return value
+
+    return parse
 
 
 Seed = field_option(TrainConfig, "seed")

@@ -11,7 +11,7 @@ from rich.markdown import Markdown
 
 from ..data import DatasetError
 from . import options as opt
-from .common import fail
+from .common import fail, writable_out
 
 console = Console()
 
@@ -25,9 +25,10 @@ def dataset_list(datasets: str | None) -> tuple[str, ...] | None:
     return tuple(d.strip() for d in datasets.split(",")) if datasets else None
 
 
-def run_and_show(run: Callable[[], Path], summary_ends_before: str) -> Path:
-    """Run a reproduction; print its report up to ``summary_ends_before`` (protocol and claims).
-    An absent dataset is one clear line and exit code 1."""
+def run_and_show(out: Path, run: Callable[[], Path], summary_ends_before: str) -> Path:
+    """Run a reproduction into ``out``; print its report up to ``summary_ends_before`` (protocol and
+    claims). An unwritable ``out`` or an absent dataset is one clear line and exit code 1."""
+    writable_out(out)
     try:
         report = run()
     except DatasetError as error:
@@ -57,7 +58,7 @@ def dezoort2023(
     """
     from ..reproduce import dezoort2023 as experiment
 
-    run_and_show(lambda: experiment.run(
+    run_and_show(out, lambda: experiment.run(
         out, quick, str(data_root) if data_root else None, workers, lr, dataset_list(datasets), progress,
         report_only=report_only), "## Early-training")
 
@@ -81,8 +82,8 @@ def park2024(
     """
     from ..reproduce import park2024 as experiment
 
-    run_and_show(lambda: experiment.run(out, quick, str(data_root) if data_root else None, workers, beyond, progress,
-                                        datasets=dataset_list(datasets)), "## Figures")
+    run_and_show(out, lambda: experiment.run(out, quick, str(data_root) if data_root else None, workers, beyond,
+                                             progress, datasets=dataset_list(datasets)), "## Figures")
 
 
 @reproduce_app.command("xu2021")
@@ -102,4 +103,4 @@ def xu2021(
     """
     from ..reproduce import xu2021 as experiment
 
-    run_and_show(lambda: experiment.run(out, quick, str(data_root) if data_root else None, progress), "## Figures")
+    run_and_show(out, lambda: experiment.run(out, quick, str(data_root) if data_root else None, progress), "## Figures")

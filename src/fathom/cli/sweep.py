@@ -9,14 +9,15 @@ from typing import Annotated, Any, Literal, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from ..config import ConfigError, ModelConfig, TrainConfig
 from ..report import summary_table
-from ..sweep import EXECUTORS, ResultStore, expand, grid_keys, load_grid_file, parse_grid, parse_split, run_sweep
+from ..runtime import UnavailableError
+from ..sweep import (EXECUTORS, ResultStore, check_executor, expand, grid_keys, load_grid_file, parse_grid, parse_split,
+                     run_sweep)
 from ..sweep.grid import MODEL_FIELDS, TRAIN_FIELDS
 from . import options as opt
-from .common import default_out
+from .common import default_out, device_or_exit, fail, print_frame, writable_out
 
 console = Console()
 
@@ -29,7 +30,8 @@ def sweep(
         help="A varied setting, key=v1,v2,... (repeatable), e.g. --grid depth=4,16 --grid init=glorot,gnn_he; "
              "--grid model=deepgnn,gcn compares model factories.")] = None,
     grid_file: Annotated[Optional[Path], typer.Option(
-        help="YAML file {fixed: {key: value}, grid: {key: [values]}, seeds: N}; fixed values override flags.")] = None,
+        help="YAML file {fixed: {key: value}, grid: {key: \\[values]}, seeds: N}; fixed values override "
+             "flags.")] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per configuration: seed, seed+1, ...")] = 3,
     workers: Annotated[int, typer.Option(min=1, help="Parallel runs (processes, or Ray tasks).")] = 1,
     executor: Annotated[Literal[EXECUTORS], typer.Option(  # type: ignore[valid-type]
@@ -67,25 +69,26 @@ def sweep(
                        str(data_root) if data_root else None, parse_split(str(fixed["split"])))
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from error
+    device_or_exit(train.device)
+    try:
+        check_executor(executor)
+    except UnavailableError as error:
+        raise fail(str(error)) from error
     out = out or default_out("sweep", fixed["dataset"])
     description = {"fixed": fixed, "grid": varied, "seeds": seeds, "executor": executor}
     try:
         _check_same_sweep(Path(out), description, target_loss)
     except ConfigError as error:
         raise typer.BadParameter(str(error), param_hint="--out") from error
+    writable_out(out)
     finished = len(ResultStore(out).finished_ids() & {spec.run_id for spec in specs})
     console.print(f"{len(specs)} runs ({len(specs) // seeds} configurations x {seeds} seeds), "
                   f"{finished} already finished -> {out}")
     frame = run_sweep(specs, out, workers, executor, target_loss, progress,
                       description=description)
     by = list(varied) or ["dataset"]
-    table = summary_table(frame, by, SUMMARY_METRICS)
-    rich_table = Table(title=f"mean ± std over {seeds} seeds (target loss {target_loss})")
-    for column in table.columns:
-        rich_table.add_column(str(column))
-    for row in table.itertuples(index=False):
-        rich_table.add_row(*(str(v) for v in row))
-    console.print(rich_table)
+    title = f"mean ± std over {seeds} seeds (target loss {target_loss})"
+    print_frame(summary_table(frame, by, SUMMARY_METRICS), title, console)
     console.print(f"results: {Path(out) / 'results.csv'} (re-run with --out {out} to resume)")
 
 

@@ -12,12 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..config import ModelConfig, TrainConfig
-from ..data import describe, get_spec
+from ..data import describe, get_spec, num_classes
 from ..diagnostics.recorder import measure_at_init
 from ..diagnostics.verdict import verdict
 from ..train import train_node_classifier
+from ..train.memory import InsufficientMemoryError, check_fits
 from . import options as opt
-from .common import as_flags, default_out, fail, load_graph_task_or_exit, load_or_exit
+from .common import (as_flags, default_out, device_or_exit, fail, load_graph_task_or_exit, load_or_exit,
+                     writable_out)
 
 console = Console()
 
@@ -71,15 +73,21 @@ def train(
                    "replace it with --overwrite")
     elif out is not None and out.exists() and not out.is_dir():
         raise fail(f"--out {out} is a file, not a directory")
+    device = device_or_exit(train_config.device)
     if get_spec(dataset).task == "graph":  # the split is a cross-validation fold
         data = load_graph_task_or_exit(dataset, data_root, None if split == "standard" else split)
+        out = writable_out(out or default_out("train", dataset))
         console.print(data.describe())
     else:
         data = load_or_exit(dataset, data_root, train_config.seed, opt.parse_split(split), features)
+        try:  # before anything is built, even for the check at initialisation
+            check_fits(model_config, data, num_classes(data), device)
+        except InsufficientMemoryError as error:
+            raise fail(as_flags(str(error))) from error
+        out = writable_out(out or default_out("train", dataset))
         console.print(describe(data))
         if resume is None:
             warn_at_init(model_config, data, train_config.seed)
-    out = out or default_out("train", dataset)
     try:
         result = train_node_classifier(
             model_config, train_config, data, out, progress=progress,

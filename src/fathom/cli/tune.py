@@ -15,7 +15,7 @@ from ..models import MODELS
 from ..report import format_number
 from ..tune import load_space_file, parse_space, tune as run_tuning
 from . import options as opt
-from .common import default_out, fail
+from .common import default_out, fail, writable_out
 from .datasets import flag_wording
 
 console = Console()
@@ -31,7 +31,7 @@ def tune(
              "--space depth=16,32,64 --space lr=0.001:0.05:log. Keys: the model's parameters and training "
              "settings.")] = None,
     space_file: Annotated[Optional[Path], typer.Option(
-        help="YAML file {space: {key: [choices] | {low: a, high: b, log: true}}, fixed: {key: value}}; its "
+        help="YAML file {space: {key: \\[choices] | {low: a, high: b, log: true}}, fixed: {key: value}}; its "
              "fixed settings override the training flags, --space entries its space.")] = None,
     fixed: Annotated[Optional[list[str]], typer.Option(
         help="A fixed model parameter or training setting, key=value (repeatable), e.g. --fixed residual=plain; "
@@ -65,7 +65,7 @@ def tune(
         settings = {**train_config, **file_fixed, **_key_values(fixed or [])}
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from error
-    out = out or default_out("tune", dataset)
+    out = writable_out(out or default_out("tune", dataset))
     console.print(f"{trials} trials of {model} on {dataset}, searching {', '.join(searched)} -> {out}")
     try:
         result = run_tuning(model, dataset, data_root, searched, settings, {}, trials, seed, out,

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv, GCN2Conv, MessagePassing
 from torch_geometric.nn.inits import glorot
 
-from ..config import ACTIVATIONS
+from ..config import ACTIVATIONS, check_number
 from ..graph import AGGREGATIONS, AggregationOperator, OperatorCache
 from ..init import glorot_
 from .residual import _mix_identity
@@ -99,6 +99,8 @@ class FathomConv(MessagePassing):
     ) -> None:
         kwargs.setdefault("aggr", "add")
         super().__init__(**kwargs)
+        check_number("in_channels", in_channels, 1, integer=True)
+        check_number("out_channels", out_channels, 1, integer=True)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
         if aggregation not in AGGREGATIONS:

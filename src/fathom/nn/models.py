@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 from torch_geometric.nn import GroupAddRev
 
-from ..config import ModelConfig
+from ..config import ModelConfig, check_number
 from ..graph import AggregationOperator, OperatorCache, SparseFeatures
 from ..init import glorot_, gnn_he_, kaiming_
 from .conv import ACTIVATION_GAIN  # noqa: F401  (re-exported: its home was here)
@@ -226,6 +226,8 @@ class DeepGNN(nn.Module):
     def __init__(self, config: ModelConfig, in_channels: int, out_channels: int,
                  perron_root: float | None = None) -> None:
         super().__init__()
+        check_number("in_channels", in_channels, 1, integer=True)
+        check_number("out_channels", out_channels, 1, integer=True)
         self.config = config
         self.in_channels = in_channels
         self.out_channels = out_channels

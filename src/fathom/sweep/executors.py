@@ -5,6 +5,7 @@ Each executor yields results as runs finish (any order), so the caller stores th
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import os
 import signal
@@ -12,6 +13,8 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
+
+from ..runtime import UnavailableError
 
 EXECUTORS = ("local", "ray")
 
@@ -51,12 +54,20 @@ def local_results(function: Callable[..., Any], argument_lists: Iterable[tuple],
                 future.cancel()
 
 
+def check_executor(executor: str) -> None:
+    """Raise before any run when ``executor`` cannot run here: unknown (``ValueError``), or ray
+    without Ray installed (:class:`~fathom.runtime.UnavailableError`)."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
+    if executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise UnavailableError("the ray executor needs Ray: pip install 'fathom[ray]' (or use the local executor)")
+
+
 def ray_results(function: Callable[..., Any], argument_lists: Iterable[tuple], workers: int = 1) -> Iterator[Any]:
     """The same on Ray (``pip install 'fathom[ray]'``): a laptop or, with ``RAY_ADDRESS``, a cluster."""
-    try:
-        import ray
-    except ImportError as error:
-        raise RuntimeError("the ray executor needs Ray: pip install 'fathom[ray]' (or use the local executor)") from error
+    check_executor("ray")
+    import ray
+
     ray.init(ignore_reinit_error=True)
     remote = ray.remote(num_cpus=1)(function)
     pending = [remote.remote(*arguments) for arguments in argument_lists]
@@ -67,8 +78,7 @@ def ray_results(function: Callable[..., Any], argument_lists: Iterable[tuple], w
 
 def results(executor: str, function: Callable[..., Any], argument_lists: Iterable[tuple],
             workers: int = 1) -> Iterator[Any]:
-    if executor == "local":
-        return local_results(function, argument_lists, workers)
+    check_executor(executor)
     if executor == "ray":
         return ray_results(function, argument_lists, workers)
-    raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
+    return local_results(function, argument_lists, workers)

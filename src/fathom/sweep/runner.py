@@ -17,7 +17,7 @@ from ..tasks import GraphClassification, NodeClassification
 from ..tasks.load import FOLD_SEED
 from ..train import fit
 from ..train.early import early_measures
-from .executors import results
+from .executors import check_executor, results
 from .grid import RANDOM_SPLIT, RunSpec, Split
 from .store import ResultStore
 
@@ -91,6 +91,7 @@ def run_sweep(specs: list[RunSpec], out: str | Path, workers: int = 1, executor:
 
     ``description`` (the grid, fixed values, command) is written to ``out/sweep.json``.
     """
+    check_executor(executor)  # before anything is written
     ids = [spec.run_id for spec in specs]
     if len(set(ids)) != len(ids):
         raise ValueError("the sweep repeats a configuration: every grid cell and seed must be distinct")

@@ -19,9 +19,10 @@ from ..config import ModelConfig, TrainConfig
 from ..diagnostics.recorder import LAYER_METRICS, measure
 from ..nn import DeepGNN
 from ..runs import write_csv
-from ..runtime import seed_everything
+from ..runtime import resolve_device, seed_everything
 from ..tasks import GraphClassification, NodeClassification
 from .fit import RunResult, fit
+from .memory import check_fits
 from .tensorboard import TensorBoardLogger
 
 METRIC_COLUMNS = ["epoch", "train_loss", *NodeClassification.metrics, "seconds"]
@@ -48,13 +49,17 @@ def train_node_classifier(
     initialisation and every ``k`` epochs, into ``layer_metrics.csv`` and
     ``RunResult.layer_history``. ``checkpoint_every`` and ``resume`` are :func:`~fathom.train.fit`'s.
     ``tensorboard``: a log directory for :class:`~fathom.train.TensorBoardLogger` (metrics each epoch,
-    and the per-layer diagnostics when recorded).
+    and the per-layer diagnostics when recorded). On one graph, a model whose estimated training memory
+    exceeds what the device has free is refused before it is built
+    (:class:`~fathom.train.memory.InsufficientMemoryError`).
     """
     if record_every is not None and record_every < 1:
         raise ValueError(f"record_every must be a positive number of epochs; got {record_every}")
     task = data if isinstance(data, GraphClassification) else NodeClassification(data)
     if record_every is not None and task.kind != "node":
         raise ValueError("record_every records the layers of one graph; a graph-classification task has many")
+    if task.kind == "node":
+        check_fits(model_config, data, task.num_classes, resolve_device(train_config.device))
     seed_everything(train_config.seed)
     operator = DeepGNN.graph_operator(model_config, task.model_graph)
     model = DeepGNN(model_config, task.in_channels, task.num_classes, perron_root=operator.perron_root())
