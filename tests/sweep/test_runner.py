@@ -173,3 +173,39 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_an_interrupted_run_is_not_recorded_and_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """A run stopped at epoch 7 (checkpoints every 3 epochs) raises instead of becoming a finished row;
+    run again, it continues from epoch 6 and gives the uninterrupted run's metrics, timing aside."""
+    import importlib
+
+    runner = importlib.import_module("fathom.sweep.runner")
+    fitting = importlib.import_module("fathom.train.fit")  # the module: fathom.train.fit is also the function
+
+    monkeypatch.setattr(runner, "CHECKPOINT_EVERY", 3)
+    spec = RunSpec("karate", SMALL, FAST)
+    whole = run_one(spec, str(tmp_path / "whole"), 0.5)
+    epochs = []
+    original = fitting.train_epoch
+
+    def stop_at_seven(*args):
+        epochs.append(len(epochs) + 1)
+        if len(epochs) == 7:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(fitting, "train_epoch", stop_at_seven)
+    with pytest.raises(KeyboardInterrupt):
+        run_one(spec, str(tmp_path / "split"), 0.5)
+    run_dir = tmp_path / "split" / "runs" / spec.run_id
+    assert (run_dir / "checkpoint.pt").is_file()
+    epochs.clear()
+    resumed = run_one(spec, str(tmp_path / "split"), 0.5)
+    assert len(epochs) == FAST.epochs - 6  # epochs 7..12: the checkpoint held 6
+    assert not (run_dir / "checkpoint.pt").exists()  # a finished run keeps no checkpoint
+    columns = ["epoch", "train_loss", "train_acc", "val_acc", "test_acc"]
+    torn = pd.read_csv(run_dir / "metrics.csv")[columns]
+    full = pd.read_csv(tmp_path / "whole" / "runs" / spec.run_id / "metrics.csv")[columns]
+    pd.testing.assert_frame_equal(torn, full)
+    assert resumed["final_train_loss"] == whole["final_train_loss"]

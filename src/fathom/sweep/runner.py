@@ -16,6 +16,7 @@ from ..runtime import progress_bar, seed_everything
 from ..tasks import GraphClassification, NodeClassification
 from ..tasks.load import FOLD_SEED
 from ..train import fit
+from ..train.fit import CHECKPOINT_FILE
 from ..train.early import early_measures
 from .executors import check_executor, results
 from .grid import RANDOM_SPLIT, RunSpec, Split
@@ -24,6 +25,7 @@ from .store import ResultStore
 SUMMARY_COLUMNS = ("initial_train_loss", "final_train_loss", "best_val_acc", "test_acc_at_best_val", "best_epoch",
                    "epochs_run", "seconds", "epoch_seconds", "peak_memory_mb")
 GRAPH_SEED = 0  # the CSBM graph is fixed across a sweep; a random split follows the run seed
+CHECKPOINT_EVERY = 25  # epochs: what a killed sweep can lose of each unfinished run
 
 
 @functools.lru_cache(maxsize=8)
@@ -60,22 +62,31 @@ def _task(spec: RunSpec) -> NodeClassification | GraphClassification:
 
 def run_one(spec: RunSpec, out: str, target_loss: float) -> dict[str, Any]:
     """Train one run into ``out/runs/<run_id>``; its row: config, status (ok | diverged | failed),
-    reason, number of classes, summary metrics and early-training measures. Never raises: a
-    failure is a row."""
+    reason, number of classes, summary metrics and early-training measures. A failure is a row;
+    an interrupt (Ctrl-C) is raised, so that the unfinished run is not recorded as finished.
+
+    The run checkpoints every :data:`CHECKPOINT_EVERY` epochs and continues from its checkpoint when
+    one is there, so a killed sweep loses at most that many epochs of each unfinished run; the
+    checkpoint is deleted once the run has finished."""
     row: dict[str, Any] = {**spec.row(), "status": "failed", "reason": ""}
+    run_dir = Path(out) / "runs" / spec.run_id
+    checkpoint = run_dir / CHECKPOINT_FILE
     try:
         task = _task(spec)
         seed_everything(spec.train.seed)
         model = build_model(spec.factory, spec.model, task.model_graph, task.num_classes)
-        result = fit(model, task, spec.train, Path(out) / "runs" / spec.run_id, progress=False, run_info={
-            "factory": spec.factory, "model": spec.model.to_dict(),
-            "data": {"dataset": spec.dataset, "data_root": spec.data_root, "split": spec.split_name,
-                     "features": spec.features,
-                     "description": task.describe()}})
+        result = fit(model, task, spec.train, run_dir, progress=False, checkpoint_every=CHECKPOINT_EVERY,
+                     resume=checkpoint.is_file(), run_info={
+                         "factory": spec.factory, "model": spec.model.to_dict(),
+                         "data": {"dataset": spec.dataset, "data_root": spec.data_root, "split": spec.split_name,
+                                  "features": spec.features, "description": task.describe()}})
     except Exception as error:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
         row["reason"] = f"{type(error).__name__}: {error}"
         return row
     summary = result.summary
+    if summary["interrupted"]:
+        raise KeyboardInterrupt(f"run {spec.run_id} interrupted at epoch {summary['epochs_run']}")
+    checkpoint.unlink(missing_ok=True)
     row["num_classes"] = task.num_classes
     row["status"] = "diverged" if summary["diverged"] else "ok"
     row["reason"] = summary["divergence"] or ""
