@@ -191,7 +191,8 @@ def test_an_interrupted_run_is_not_recorded_and_resumes_from_its_checkpoint(tmp_
 
     def stop_at_seven(*args):
         epochs.append(len(epochs) + 1)
-        if stop and len(epochs) == stop.pop():
+        if stop and len(epochs) == stop[0]:
+            stop.clear()
             raise KeyboardInterrupt
         return original(*args)
 
