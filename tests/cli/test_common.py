@@ -69,3 +69,11 @@ def test_print_frame_never_cuts_a_word_and_fits_the_width_when_the_words_do(widt
     assert "…" not in text
     least = 8 * 3 + 1 + 6 + 1 + 6 * 8  # borders and padding, then the longest word of each column
     assert max(len(line) for line in text.splitlines()) <= max(width, least)
+
+
+def test_default_run_directories_started_in_the_same_second_differ():
+    from fathom.cli.common import default_out
+
+    names = {default_out("train", "cora") for _ in range(50)}  # well within one second
+    assert len(names) == 50
+    assert all(name.parent.name == "runs" and name.name.startswith("train-cora-") for name in names)
