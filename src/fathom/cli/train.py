@@ -44,7 +44,7 @@ def train(
                                             rich_help_panel=opt.TRAINING)] = False,
     tensorboard: Annotated[Optional[Path], typer.Option(
         help="Also log the per-epoch metrics (and the per-layer diagnostics with --record-every) to this "
-             "TensorBoard log directory; needs pip install -e \".[tensorboard]\".",
+             "TensorBoard log directory; needs pip install -e \".\\[tensorboard]\".",
         rich_help_panel=opt.TRAINING)] = None,
     progress: opt.ShowProgress = True,
     *,
