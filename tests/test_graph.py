@@ -422,7 +422,7 @@ def weak_components(dense: np.ndarray) -> list[list[int]]:
     return components
 
 
-@pytest.mark.parametrize("dense_limit", [0, 512])  # every root by power iteration, or every one dense
+@pytest.mark.parametrize("dense_limit", [0, 4, 512])  # all by power iteration, mixed, or all dense
 @pytest.mark.parametrize("directed", [False, True])
 @pytest.mark.parametrize("a", [0.0, 0.3])
 def test_component_scaling_gives_every_block_the_graphs_perron_root(make_er, dense_operator, directed, a,
@@ -446,9 +446,12 @@ def test_component_scaling_gives_every_block_the_graphs_perron_root(make_er, den
     assert np.count_nonzero(scaled) == np.count_nonzero(reference)  # nothing links the components
 
 
+@pytest.mark.parametrize("dense_limit", [0, 4, 512])
 @pytest.mark.parametrize("directed", [False, True])
 @pytest.mark.parametrize("a", [0.0, 0.3])
-def test_unit_scaling_gives_every_block_perron_root_one(make_er, dense_operator, directed, a):
+def test_unit_scaling_gives_every_block_perron_root_one(make_er, dense_operator, directed, a, dense_limit,
+                                                       monkeypatch):
+    monkeypatch.setattr("fathom.graph.DENSE_COMPONENT_LIMIT", dense_limit)
     edge_index, n = disconnected_graph(make_er, directed)
     reference = dense_operator(edge_index, n, "sum", a)
     operator = AggregationOperator(edge_index, n, "sum", a, dtype=torch.float64, component_scaling="unit")

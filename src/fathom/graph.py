@@ -306,7 +306,11 @@ class AggregationOperator:
         local[order] = torch.arange(self.num_nodes) - (torch.cumsum(sizes, 0) - sizes)[strong[order]]
         edge_order = torch.argsort(strong[rows], stable=True)
         edge_ends = torch.cumsum(torch.bincount(strong[rows], minlength=count), 0).tolist()
-        for component in (~large).nonzero().flatten().tolist():
+        single = rows == cols  # a one-node block's root is its diagonal entry (most blocks of a digraph)
+        lonely = sizes[strong[rows[single]]] == 1
+        lower[strong[rows[single]][lonely]] = values[single][lonely]
+        upper[strong[rows[single]][lonely]] = values[single][lonely]
+        for component in ((~large) & (sizes > 1)).nonzero().flatten().tolist():
             edges = edge_order[(edge_ends[component - 1] if component else 0):edge_ends[component]]
             size = int(sizes[component])
             block = torch.zeros(size, size, dtype=torch.float64)
