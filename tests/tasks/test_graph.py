@@ -159,3 +159,35 @@ def test_fit_trains_a_deep_model_on_graph_batches():
     losses = [row["train_loss"] for row in result.history]
     assert losses[-1] < 0.7 * losses[0] and not result.summary["diverged"]
     assert result.summary["best_val_acc"] >= 0.8  # the label shifts a feature of every node
+
+
+def test_an_epochs_training_loss_and_accuracy_weight_each_batch_by_its_graphs():
+    """Batches of 32, 32 and 5 graphs: the epoch's train_acc is the fraction over all 69 graphs
+    (a mean over batches, or the last batch's, would differ)."""
+    import importlib
+
+    fitting = importlib.import_module("fathom.train.fit")
+    graphs = []
+    for i in range(100):
+        label = int(i % 4 == 0)
+        x = torch.tensor([[1.0, 0.0]]) if i < 80 else torch.tensor([[0.0, 1.0]])  # the first 80 vote class 0
+        graphs.append(Data(x=x, edge_index=torch.empty(2, 0, dtype=torch.long), y=torch.tensor([label]), num_nodes=1))
+    task = GraphClassification(graphs, fold=0, folds=2, batch_size=32)
+    train = task.index["train"]
+    assert train.numel() == 45  # 50 after the test fold, less a stratified tenth
+
+    class Scores(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(()))
+
+        def forward(self, x, edge_index):
+            return x[:, :2] + 0 * self.w
+
+    optimizer = torch.optim.SGD(Scores().parameters(), lr=0.0)
+    losses, metrics, kind = fitting.train_epoch(Scores(), task, optimizer, 1e9)
+    predicted = torch.tensor([0 if i < 80 else 1 for i in range(100)])
+    expected = float((predicted[train] == task.labels[train]).float().mean())
+    assert kind is None and len(losses) == 2  # batches of 32 and 13
+    assert metrics["train_acc"] == pytest.approx(expected)
+    assert metrics["train_loss"] == pytest.approx((32 * losses[0] + 13 * losses[1]) / 45)

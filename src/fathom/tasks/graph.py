@@ -165,6 +165,11 @@ class GraphClassification:
         for batch in loader:
             yield batch.to(self._device)
 
+    @staticmethod
+    def batch_weight(batch: Batch) -> int:
+        """Graphs in ``batch``: the weight of its loss and accuracy in the epoch's means."""
+        return batch.num_graphs
+
     def logits(self, model: nn.Module, batch: Batch) -> Tensor:
         """``[graphs, C]``: the model's node outputs pooled per graph."""
         return self.pool(model(batch.x, batch.edge_index), batch.batch, size=batch.num_graphs)

@@ -30,7 +30,9 @@ DIVERGENCE_FACTOR = 1e3  # a loss above this multiple of the chance-level loss c
 
 
 class Task(Protocol):
-    """What :func:`fit` needs of a task (see :class:`fathom.tasks.NodeClassification`)."""
+    """What :func:`fit` needs of a task (see :class:`fathom.tasks.NodeClassification`). A task of
+    several batches may also define ``batch_weight(batch)``, the examples a batch holds, by which the
+    epoch's training loss and metrics weight it."""
 
     metrics: tuple[str, ...]
     selection: str
@@ -120,7 +122,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
                     torch.cuda.synchronize(device)
                 seconds = time.perf_counter() - start
 
-                row = {"epoch": epoch, "train_loss": sum(losses) / len(losses), **train_metrics,
+                row = {"epoch": epoch, **train_metrics,
                        **task.evaluate(model), "seconds": seconds}
                 history.append({column: row[column] for column in columns})
                 if on_metrics is not None:
@@ -168,21 +170,29 @@ def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, An
 
 def train_epoch(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
                 limit: float) -> tuple[list[float], dict[str, float], str | None]:
-    """One optimizer step per batch of ``task``: the batch losses, the last batch's training
-    metrics, and the divergence kind of the first loss that diverged (no step is taken on it)."""
+    """One optimizer step per batch of ``task``: the batch losses, the epoch's training metrics
+    (each batch weighted by ``task.batch_weight(batch)`` where the task has it, so a short last batch
+    counts for its size), and the divergence kind of the first loss that diverged (no step is taken
+    on it)."""
     model.train()
     losses: list[float] = []
-    train_metrics: dict[str, float] = {}
+    sums: dict[str, float] = {}
+    weight = 0.0
+    size = getattr(task, "batch_weight", None)
     for batch in task.batches():
         optimizer.zero_grad(set_to_none=True)
-        loss, train_metrics = task.loss(model, batch)
+        loss, metrics = task.loss(model, batch)
         losses.append(loss.item())
         kind = divergence(losses[-1], limit)
         if kind is not None:
-            return losses, train_metrics, kind
+            return losses, metrics, kind
         loss.backward()
         optimizer.step()
-    return losses, train_metrics, None
+        share = float(size(batch)) if size is not None else 1.0
+        weight += share
+        for name, value in {"train_loss": losses[-1], **metrics}.items():
+            sums[name] = sums.get(name, 0.0) + share * value
+    return losses, {name: total / weight for name, total in sums.items()}, None
 
 
 def divergence_reason(kind: str, loss: float, epoch: int, limit: float) -> str:
