@@ -129,6 +129,10 @@ def test_a_graph_classification_dataset_trains_on_the_fold_given_by_split(shared
     result = runner.invoke(app, ["train", "--dataset", "mutag", "--data-root", str(shared_data_root), "--split", "12",
                                  "--epochs", "1", "--out", str(tmp_path / "bad"), "--no-progress"])
     assert result.exit_code == 1 and "fold number 0..9; got 12" in result.output
+    result = runner.invoke(app, ["train", "--dataset", "mutag", "--data-root", str(shared_data_root),
+                                 "--record-every", "5", "--out", str(tmp_path / "recorded"), "--no-progress"])
+    assert result.exit_code == 1 and "--record-every applies to one graph's nodes" in result.output
+    assert not (tmp_path / "recorded").exists()
 
 
 def test_tensorboard_gets_every_epoch_metric_and_the_layer_diagnostics(tmp_path):

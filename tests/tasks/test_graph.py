@@ -191,3 +191,28 @@ def test_an_epochs_training_loss_and_accuracy_weight_each_batch_by_its_graphs():
     assert kind is None and len(losses) == 2  # batches of 32 and 13
     assert metrics["train_acc"] == pytest.approx(expected)
     assert metrics["train_loss"] == pytest.approx((32 * losses[0] + 13 * losses[1]) / 45)
+
+
+@pytest.mark.parametrize("fault,message", [
+    (lambda gs: gs[3].__setattr__("y", torch.tensor([0, 1])), "graph 3: data.y must hold the graph's one integer"),
+    (lambda gs: gs[4].__setattr__("y", torch.tensor([1.0])), "graph 4: data.y must hold"),
+    (lambda gs: gs[5].__delattr__("y"), "graph 5: data.y must hold the graph's one integer class label; got none"),
+    (lambda gs: [g.__setattr__("y", g.y * 2) for g in gs], "no graph has label 1"),  # labels 0 and 2: no 1
+    (lambda gs: gs[6].x.__setitem__((0, 0), float("nan")), "graph 6: data.x contains NaN"),
+    (lambda gs: gs[7].__setattr__("edge_index", torch.tensor([[0], [99]])), "graph 7: data.edge_index refers to node 99"),
+    (lambda gs: gs[8].__delattr__("x"), "1 of 60 graphs have no node features"),
+])
+def test_bad_graphs_are_named_before_anything_trains(fault, message):
+    from fathom.data import InvalidGraphError
+
+    graphs = _dataset()
+    fault(graphs)
+    with pytest.raises(InvalidGraphError, match=message):
+        GraphClassification(graphs)
+
+
+def test_the_model_is_built_for_the_training_and_validation_graphs_only():
+    task = GraphClassification(_dataset(), fold=2)
+    seen = torch.cat([task.index["train"], task.index["val"]])
+    assert task.model_graph.num_nodes == sum(task.graphs[i].num_nodes for i in seen.tolist())
+    assert task.model_graph.num_nodes < sum(g.num_nodes for g in task.graphs)

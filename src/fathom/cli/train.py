@@ -75,6 +75,9 @@ def train(
         raise fail(f"--out {out} is a file, not a directory")
     device = device_or_exit(train_config.device)
     if get_spec(dataset).task == "graph":  # the split is a cross-validation fold
+        if record_every is not None or features != "raw":
+            raise fail(f"{'--record-every' if record_every is not None else '--features protocol'} applies to one "
+                       f"graph's nodes; {dataset} is a graph-classification dataset")
         data = load_graph_task_or_exit(dataset, data_root, None if split == "standard" else split)
         out = writable_out(out or default_out("train", dataset))
         console.print(data.describe())
@@ -95,8 +98,8 @@ def train(
                        "features": features},
             record_every=record_every, checkpoint_every=checkpoint_every, resume=resume is not None,
             tensorboard=tensorboard)
-    except (FileNotFoundError, PermissionError, ImportError) as error:
-        raise fail(str(error)) from error
+    except (FileNotFoundError, PermissionError, ImportError, InsufficientMemoryError) as error:
+        raise fail(as_flags(str(error))) from error
     console.print(result.model)
     print_summary(result.summary)
     console.print(f"run directory: {out}")

@@ -8,11 +8,11 @@ from .errors import (CorruptDatasetError, DatasetError, DatasetNotFoundError, In
 from .registry import DATASETS, SPLIT_KINDS, DatasetSpec, Sizes, get_spec
 from .roots import CACHE_ENV, DATA_ENV, cache_dir, default_data_root
 from .splits import random_split_masks
-from .validate import num_classes, validate_node_data
+from .validate import check_structure, num_classes, validate_node_data
 
 __all__ = [
     "CACHE_ENV", "DATA_ENV", "DATASETS", "SPLIT_KINDS", "CorruptDatasetError", "DatasetError", "DatasetNotFoundError",
     "DatasetSpec", "InvalidGraphError", "Sizes", "SplitError", "UnknownDatasetError", "cache_dir", "csbm",
     "default_data_root", "describe", "duplicate_groups", "duplicate_nodes", "get_spec", "is_approximate",
-    "load_dataset", "locate", "num_classes", "random_split_masks", "raw_folder", "validate_node_data",
+    "check_structure", "load_dataset", "locate", "num_classes", "random_split_masks", "raw_folder", "validate_node_data",
 ]

@@ -70,6 +70,13 @@ def _check_features(x: Tensor | None, num_nodes: int) -> None:
         raise InvalidGraphError(f"data.x contains NaN or inf values ({bad} nodes affected)")
 
 
+def check_structure(data: Data) -> None:
+    """Raise :class:`InvalidGraphError` unless ``data`` has an ``edge_index`` within its nodes and
+    finite floating-point features, one row per node (what any task needs of a graph)."""
+    _check_edge_index(data.edge_index, data.num_nodes)
+    _check_features(data.x, data.num_nodes)
+
+
 def check_labels(y: Tensor | None, num_nodes: int, classes: int | None = None, source: str = "") -> None:
     """Raise :class:`InvalidGraphError` unless ``y`` holds one integer class label per node in ``0..classes-1``.
 

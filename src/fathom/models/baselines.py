@@ -436,14 +436,18 @@ class GINParams(Config):
     """PyG's :class:`~torch_geometric.nn.models.GIN` (Xu et al., ICLR 2019, Sec. 7: GIN-0, i.e. eps
     fixed at 0; 2-layer MLPs with batch normalisation; hidden 64 on the bioinformatics graphs, 16 or
     32 on the social ones; dropout 0.5; Adam lr 0.01, halved every 50 epochs; batch size 32 or 128;
-    readout: the sum of every layer's node features). Here: 5 GINConv layers as in PyG's
-    ``examples/mutag_gin.py``, a concatenating jumping-knowledge readout before the output layer
-    (whose per-graph sum, taken by the graph task, is the paper's sum over layers), width 64 on every
-    dataset, a constant learning rate (the paper's halving schedule is not reproduced)."""
+    readout: the sum over nodes of every layer's features, input layer included, dropout on the
+    pooled features). Here: 5 GINConv layers as in PyG's ``examples/mutag_gin.py``; PyG's
+    concatenating jumping-knowledge readout of the GINConv layers (not the input) and its output
+    layer act on node features, which the graph task then sums per graph (equal to the output layer
+    on the summed features, biases aside); PyG applies the dropout to node features after every
+    layer; width 64 on every dataset; a constant learning rate (the paper's halving schedule is not
+    reproduced)."""
 
     depth: int = option(5, "Number of GINConv layers.", low=1)
     width: int = option(64, "Hidden width of every MLP.", low=1)
-    dropout: float = option(0.5, "Dropout before the output layer.", low=0.0, high=0.99)
+    dropout: float = option(0.5, "Dropout on the node features after every GINConv layer (PyG's GIN).",
+                            low=0.0, high=0.99)
 
     def __post_init__(self) -> None:
         _check_sizes(self)

@@ -13,8 +13,7 @@ from ..data import DATASETS, load_dataset, random_split_masks
 from ..models import build_model
 from ..runs import write_json
 from ..runtime import progress_bar, seed_everything
-from ..tasks import GraphClassification, NodeClassification
-from ..tasks.load import FOLD_SEED
+from ..tasks import GraphClassification, NodeClassification, load_task
 from ..train import fit
 from ..train.fit import CHECKPOINT_FILE
 from ..train.early import early_measures
@@ -44,19 +43,11 @@ def _graph(dataset: str, data_root: str | None, split: Split, seed: int, feature
     return data
 
 
-@functools.lru_cache(maxsize=4)
-def _graph_dataset(dataset: str, data_root: str | None) -> Any:
-    return load_dataset(dataset, data_root)
-
-
 def _task(spec: RunSpec) -> NodeClassification | GraphClassification:
     """The run's task: node classification on its graph and split, or graph classification whose
     test graphs are fold ``spec.split`` (folds fixed across seeds and models)."""
     if DATASETS[spec.dataset].task == "graph":
-        if spec.split is not None and not isinstance(spec.split, int):
-            raise ValueError(f"{spec.dataset} is split into folds: give a fold number, not {spec.split_name}")
-        return GraphClassification(_graph_dataset(spec.dataset, spec.data_root), fold=spec.split or 0,
-                                   seed=FOLD_SEED)
+        return load_task(spec.dataset, spec.data_root, split=spec.split)
     return NodeClassification(_graph(spec.dataset, spec.data_root, spec.split, spec.train.seed, spec.features))
 
 

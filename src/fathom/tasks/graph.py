@@ -18,9 +18,9 @@ single weight variance fits graphs of different roots, and a batch's root (its l
 changes from batch to batch while the weights do not. ``gcn`` and ``mean`` aggregation have
 ``lambda_g = 1`` in every graph, so ``gnn_he`` with ``lambda = 1`` is exact for every graph of every
 batch. Under ``sum``, ``component_scaling="unit"`` divides each graph's block by its own Perron root
-(so again ``lambda = 1`` for all); without it, the model is initialised with the largest root of the
-dataset (:attr:`GraphClassification.model_graph`), a bound that no graph's scale exceeds but that lets the
-smaller graphs' features shrink with depth.
+(so again ``lambda = 1`` for all); without it, the model is initialised with the largest root of
+the training and validation graphs (:attr:`GraphClassification.model_graph`), a bound that no
+graph's scale exceeds but that lets the smaller graphs' features shrink with depth.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.nn import global_add_pool, global_mean_pool
 from torch_geometric.utils import degree
 
-from ..data import InvalidGraphError
+from ..data import InvalidGraphError, check_structure
 from .node import accuracy
 
 READOUTS = {"sum": global_add_pool, "mean": global_mean_pool}
@@ -66,9 +66,14 @@ def stratified_folds(labels: Tensor, folds: int = DEFAULT_FOLDS, seed: int = 0) 
 
 
 def with_degree_features(graphs: list[Data]) -> list[Data]:
-    """Graphs without node features get the one-hot degree (GIN's choice for the social datasets)."""
-    if all(graph.x is not None for graph in graphs):
+    """Graphs without node features get the one-hot degree (GIN's choice for the social datasets),
+    one column per degree up to the dataset's largest (no labels are read)."""
+    missing = sum(graph.x is None for graph in graphs)
+    if missing == 0:
         return graphs
+    if missing < len(graphs):
+        raise InvalidGraphError(f"{missing} of {len(graphs)} graphs have no node features (data.x): give all "
+                                "graphs features, or none (then each node gets its one-hot degree)")
     degrees = [degree(graph.edge_index[1], graph.num_nodes, dtype=torch.long) for graph in graphs]
     width = max(int(d.max()) if d.numel() else 0 for d in degrees) + 1
     featured = []
@@ -79,6 +84,30 @@ def with_degree_features(graphs: list[Data]) -> list[Data]:
     return featured
 
 
+def graph_labels(graphs: list[Data]) -> Tensor:
+    """Each graph's class label, after checking each graph (one integer label in ``data.y``, its
+    structure) and the labels together (``0..C-1`` with every class present)."""
+    labels = []
+    for i, graph in enumerate(graphs):
+        try:
+            check_structure(graph)
+        except InvalidGraphError as error:
+            raise InvalidGraphError(f"graph {i}: {error}") from error
+        y = graph.y
+        if y is None or y.numel() != 1 or y.is_floating_point() or y.dtype == torch.bool:
+            got = "none" if y is None else f"shape {list(y.shape)}, dtype {y.dtype}"
+            raise InvalidGraphError(f"graph {i}: data.y must hold the graph's one integer class label; got {got}")
+        labels.append(int(y))
+    labels = torch.tensor(labels)
+    if int(labels.min()) < 0:
+        raise InvalidGraphError(f"graph labels must be class indices 0..C-1; got {int(labels.min())}")
+    missing = sorted(set(range(int(labels.max()) + 1)) - set(labels.tolist()))
+    if missing:
+        raise InvalidGraphError(f"graph labels must run 0..C-1 with every class present; no graph has label "
+                                f"{', '.join(map(str, missing[:5]))}{' ...' if len(missing) > 5 else ''}")
+    return labels
+
+
 class GraphClassification:
     """Cross-entropy on the pooled node outputs of mini-batches of graphs; fold ``fold`` of a
     stratified ``folds``-fold split is the test set (see the module docstring).
@@ -87,7 +116,8 @@ class GraphClassification:
         dataset: a sequence of ``Data`` graphs, each with a one-element ``y`` (a PyG ``TUDataset``).
         fold: which fold is the test set, ``0 <= fold < folds``.
         folds: number of cross-validation folds.
-        seed: seed of the folds, of the validation holdout and of the batch order.
+        seed: seed of the folds and of the validation holdout (the batch order follows torch's
+            global generator, which ``fit`` seeds).
         batch_size: training graphs per optimizer step (GIN: 32 or 128).
         readout: ``sum`` or ``mean`` pooling of the node outputs per graph.
     """
@@ -108,9 +138,7 @@ class GraphClassification:
         graphs = with_degree_features([graph for graph in dataset])
         if not graphs:
             raise InvalidGraphError("the graph dataset is empty")
-        labels = torch.cat([graph.y.view(-1)[:1] for graph in graphs]).long()
-        if labels.min() < 0:
-            raise InvalidGraphError(f"graph labels must be class indices >= 0; got {int(labels.min())}")
+        labels = graph_labels(graphs)
         self.name = getattr(dataset, "name", "graphs")
         self.fold, self.folds, self.seed, self.batch_size = fold, folds, seed, batch_size
         self.readout = readout
@@ -130,7 +158,11 @@ class GraphClassification:
         rest = torch.ones(labels.numel(), dtype=torch.bool)
         rest[test] = False
         rest = rest.nonzero().flatten()
-        val = rest[stratified_folds(labels[rest], round(1 / VALIDATION_FRACTION), seed + 1)[0]]
+        holdout = round(1 / VALIDATION_FRACTION)
+        if rest.numel() < holdout:
+            raise ValueError(f"{rest.numel()} training graphs are too few to hold out a validation tenth "
+                             f"(at least {holdout} are needed)")
+        val = rest[stratified_folds(labels[rest], holdout, seed + 1)[0]]
         train = rest[~torch.isin(rest, val)]
         return {"train": train, "val": val, "test": test}
 
@@ -140,9 +172,10 @@ class GraphClassification:
 
     @functools.cached_property
     def model_graph(self) -> Data:
-        """Every graph of the dataset as one disjoint graph: what a model is built for (its
-        operator's Perron root is the largest of the graphs')."""
-        batch = Batch.from_data_list(self.graphs)
+        """The training and validation graphs as one disjoint graph: what a model is built for (its
+        operator's Perron root is the largest of theirs); the test fold does not shape the model."""
+        chosen = torch.cat([self.index["train"], self.index["val"]]).sort().values.tolist()
+        batch = Batch.from_data_list([self.graphs[i] for i in chosen])
         return Data(x=batch.x, edge_index=batch.edge_index, num_nodes=batch.num_nodes)
 
     def to(self, device: torch.device | str) -> "GraphClassification":
