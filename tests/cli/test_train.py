@@ -88,12 +88,14 @@ def test_ctrl_c_leaves_a_summary_marked_interrupted(tmp_path):
     command = [os.path.join(os.path.dirname(sys.executable), "fathom"), "train", "--epochs", "100000", "--depth", "2",
                "--width", "8", "--device", "cpu", "--no-progress", "--out", str(out), "--checkpoint-every", "5"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not (out / "checkpoint.pt").exists():
+    try:  # generous deadlines: on a loaded machine start-up alone took minutes (a signal during
+        # torch's import then hung the process), so the signal is sent only once training has begun
+        deadline = time.time() + 600
+        while time.time() < deadline and not (out / "checkpoint.pt").exists() and process.poll() is None:
             time.sleep(0.05)
+        assert (out / "checkpoint.pt").exists(), "the run wrote no checkpoint: it never reached epoch 5"
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=120)
+        output, _ = process.communicate(timeout=300)
     finally:
         if process.poll() is None:  # a failed test must not leave a 100000-epoch run behind
             process.kill()
