@@ -1,5 +1,5 @@
-"""Properties of the initialisers on random inputs: ``gnn_he_`` gives finite weights of its variance
-or a ValueError naming the argument; ``principled_`` on random small graphs gives finite weights
+"""Properties of the initialisers on random inputs: ``gnn_he_`` gives finite weights or a ValueError
+naming the argument (its variance is checked by Monte Carlo in tests/test_init.py); ``principled_`` on random small graphs gives finite weights
 or Fathom's own error, and always succeeds on simple undirected graphs."""
 
 from __future__ import annotations
