@@ -1,69 +1,107 @@
+import math
+
 import pandas as pd
+import pytest
 
 from fathom.reproduce import park2024 as experiment
-from fathom.reproduce.park2024 import MODELS, NORMALISED, Protocol, check_claims
+from fathom.reproduce.park2024 import ACTIVATIONS, BOUNDED, MODELS, Protocol, check_claims, family_of, variant_of
 
-PROTOCOL = Protocol(datasets=("csbm",), depths=(2, 4, 128), seeds=2)
+PROTOCOL = Protocol(datasets=("csbm",), depths=(2, 4, 128), seeds=2, activation_depth=3)
+BOUNDED_MODELS = [name for name in MODELS if variant_of(name) in BOUNDED]
 
 
-def frame_and_initial(normalised_accuracy, residual_expansion, weight_expansion):
+def synthetic(bounded_accuracy=0.89, vanilla_ratio=1e-4, vanilla_norm=1e-30, residual_expansion=1e6,
+              heights=None, deep_status="ok"):
+    """Rows, initial diagnostics and activation profiles as the claims read them; the vanilla model's
+    ``mu(G_1)/||G_1||`` and ``||G_1||`` at depth 128 are ``vanilla_ratio`` and ``vanilla_norm``."""
+    heights = heights or {"ReLU": 1e-10, "GELU": 1e-30, "LeakyReLU(0.8)": 1e-5}
     rows, initial = [], []
     for name in MODELS:
         for depth in PROTOCOL.depths:
             deep = depth == 128
-            accuracy = 0.9 if not deep else normalised_accuracy if name in NORMALISED else 0.3
-            rows += [{"dataset": "csbm", "model": name, "depth": depth, "seed": s, "test_acc_at_best_val": accuracy}
-                     for s in range(2)]
-            expansion = {"residual": residual_expansion[depth], "residual+weight": weight_expansion}.get(name, 1.0)
-            initial.append({"model": name, "depth": depth, "expansion": expansion,
-                            "grad_mu_first": 1e-9 if name == "vanilla" and deep else 1.0})
-    return pd.DataFrame(rows), pd.DataFrame(initial)
+            accuracy = 0.9 if not deep else bounded_accuracy if name in BOUNDED_MODELS else 0.3
+            rows += [{"dataset": "csbm", "model": name, "depth": depth, "seed": s, "test_acc_at_best_val": accuracy,
+                      "status": deep_status if deep and name in BOUNDED_MODELS else "ok",
+                      "initial_train_loss": 1.1, "final_train_loss": 0.1} for s in range(2)]
+            vanilla = variant_of(name) == "vanilla"
+            initial.append({"model": name, "depth": depth,
+                            "expansion": residual_expansion if deep and variant_of(name) == "residual" else 1.0,
+                            "grad_norm_first": vanilla_norm if deep and vanilla else 1.0,
+                            "grad_ratio_first": vanilla_ratio if deep and vanilla else 0.9})
+    profiles = [{"dataset": "csbm", "family": family, "activation": activation, "layer": k, "grad_mu": value}
+                for family in PROTOCOL.families for activation, value in heights.items() for k in (1, 2, 3)]
+    return pd.DataFrame(rows), pd.DataFrame(initial), pd.DataFrame(profiles)
 
 
-def test_claims_follow_the_numbers():
-    frame, initial = frame_and_initial(0.89, {2: 1.0, 4: 2.0, 128: 1e6}, 30.0)
-    claims = check_claims(frame, initial, PROTOCOL)
-    assert [c.passed for c in claims] == [True, True] + [True] * len(NORMALISED)
-    assert "csbm 60.0 points" in claims[0].evidence and "128: 1e+06" in claims[1].evidence
+def test_every_family_and_bounded_model_gets_a_claim_and_all_pass_on_good_numbers():
+    claims = check_claims(*synthetic(), PROTOCOL)
+    assert len(claims) == 2 + 2 + len(BOUNDED_MODELS) + 1
+    assert all(claim.passed for claim in claims), [c.line() for c in claims if not c.passed]
+    assert "GCN residual+layer (ours) trains" in claims[4 + BOUNDED.index("residual+layer (ours)")].statement
+    assert not any("GAT residual+layer" in claim.statement for claim in claims)  # refused with attention
+    assert "gradient oversmoothing: the ratio collapses" in claims[0].evidence
 
 
-def test_claims_fail_when_normalised_models_lose_accuracy_or_expand():
-    frame, initial = frame_and_initial(0.5, {2: 1.0, 4: 1.0, 128: 1.5}, 1e4)
-    claims = check_claims(frame, initial, PROTOCOL)
-    assert [c.passed for c in claims] == [True, False] + [False] * len(NORMALISED)
-    assert "expansion 1e+04" in claims[2].evidence and "+40.0 points" in claims[3].evidence
+def test_vanishing_is_named_and_fails_the_oversmoothing_claim():
+    """mu(G_1) collapsing with ||G_1|| while their ratio stays is vanishing, not oversmoothing."""
+    claims = check_claims(*synthetic(vanilla_ratio=0.85, vanilla_norm=1e-40), PROTOCOL)
+    assert [c.passed for c in claims[:2]] == [False, False]
+    assert "vanishing, not oversmoothing" in claims[0].evidence and "1.00e-40" in claims[0].evidence
+
+
+def test_bounded_models_fail_when_they_lose_accuracy_or_do_not_train():
+    claims = check_claims(*synthetic(bounded_accuracy=0.5), PROTOCOL)
+    bounded = [c for c in claims if c.statement.startswith("(3)")]
+    assert len(bounded) == len(BOUNDED_MODELS) and not any(c.passed for c in bounded)
+    assert "csbm/L=128 +40.0 points" in bounded[0].evidence
+    diverged = [c for c in check_claims(*synthetic(deep_status="diverged"), PROTOCOL) if c.statement.startswith("(3)")]
+    assert not any(c.passed for c in diverged) and "did not train" in diverged[0].evidence
+
+
+def test_a_residual_model_that_does_not_expand_fails_claim_2():
+    claims = check_claims(*synthetic(residual_expansion=3.0), PROTOCOL)
+    assert [c.passed for c in claims if c.statement.startswith("(2)")] == [False, False]
+
+
+@pytest.mark.parametrize("heights", [
+    {"ReLU": 1e-5, "GELU": 1e-30, "LeakyReLU(0.8)": 1e-10},  # ReLU above LeakyReLU
+    {"ReLU": 0.0, "GELU": 1e-30, "LeakyReLU(0.8)": 1e-5},  # ReLU underflowed below GELU
+])
+def test_the_activation_ordering_fails_when_the_curves_are_misordered(heights):
+    claim = check_claims(*synthetic(heights=heights), PROTOCOL)[-1]
+    assert not claim.passed and "misordered: csbm/GCN, csbm/GAT" in claim.evidence
+
+
+def test_an_underflowed_similarity_counts_at_the_float32_floor():
+    assert experiment.curve_height(pd.Series([0.0, 1e-5])) == pytest.approx((-45 - 5) / 2)
 
 
 def test_tiny_end_to_end_run_writes_the_report(tmp_path):
-    tiny = Protocol(datasets=("karate",), depths=(2, 4), seeds=1, epochs=6, patience=3, width=8, diagnostic_depth=4)
+    tiny = Protocol(datasets=("karate",), depths=(2, 4), seeds=1, epochs=6, patience=3, width=8, diagnostic_depth=4,
+                    activation_depth=4)
     report = experiment.run(tmp_path, protocol=tiny, progress=False).read_text()
-    assert report.count("**PASS**") + report.count("**FAIL**") == 2 + len(NORMALISED)
-    for figure in ("accuracy_vs_depth", "expansion_vs_depth", "representation_similarity_vs_depth",
+    assert report.count("**PASS**") + report.count("**FAIL**") == 2 + 2 + len(BOUNDED_MODELS) + 1
+    for figure in ("accuracy_vs_depth", "expansion_vs_depth", "gradient_similarity_by_activation",
                    "gradients_by_layer"):
         assert (tmp_path / f"{figure}.png").is_file() and f"({figure}.png)" in report
-    assert len(pd.read_csv(tmp_path / "sweep" / "results.csv")) == len(MODELS) * 2
+    results = pd.read_csv(tmp_path / "sweep" / "results.csv")
+    assert len(results) == len(MODELS) * 2
+    assert set(results["features"]) == {"protocol"} and set(results["activation_position"]) == {"post"}
+    assert set(results["io"]) == {"park"} and set(results["init"]) == {"glorot"}
+    profiles = pd.read_csv(tmp_path / "activation_profiles.csv")
+    assert len(profiles) == 2 * len(ACTIVATIONS) * 4
     grid_header = "| dataset | model | depth 2 | depth 4 |"
-    assert grid_header in report
     grid_models = [line.split("|")[2].strip() for line in report.split(grid_header)[1].splitlines()[2:2 + len(MODELS)]]
     assert grid_models == list(MODELS)
 
 
-def test_an_underflowed_gradient_is_named_not_printed_as_nan():
-    frame, initial = frame_and_initial(0.89, {2: 1.0, 4: 2.0, 128: 1e6}, float("nan"))
-    claims = check_claims(frame, initial, PROTOCOL)
-    assert not claims[2].passed and "underflowed" in claims[2].evidence
-
-
-def test_the_weight_bound_models_state_the_spectral_bound_their_results_were_made_with():
-    """The ModelConfig default became frobenius after these results were made with the spectral bound:
-    every weight-bound variant states spectral, and a committed-style row (norm_bound recorded as
-    spectral) is still named by its model."""
-    from fathom.reproduce.park2024 import BEYOND_MODELS, model_config
-
-    for models in (MODELS, BEYOND_MODELS):
-        for name, variant in models.items():
-            config = model_config(PROTOCOL, variant)
-            assert config.norm_bound == "spectral" or config.norm != "weight", name
-    row = pd.Series({**model_config(PROTOCOL, MODELS["residual+weight"]).to_dict(), "dataset": "cora"})
-    assert experiment.model_name(row, MODELS) == "residual+weight"
-    assert experiment.model_name(row.replace("spectral", "frobenius"), MODELS) == "other"
+def test_each_model_is_named_back_from_its_row_and_the_bounds_are_the_ones_stated():
+    for name, variant in MODELS.items():
+        config = experiment.model_config(PROTOCOL, variant, 8)
+        row = pd.Series({**config.to_dict(), "dataset": "cora"})
+        assert experiment.model_name(row, MODELS) == name
+        assert (config.conv == "gat") == (family_of(name) == "GAT")
+        if config.norm == "weight":
+            assert config.norm_bound in name
+    assert experiment.model_config(PROTOCOL, MODELS["GCN residual+weight(frobenius)"]).norm_bound == "frobenius"
+    assert math.isclose(experiment.model_config(PROTOCOL, MODELS["GCN residual"]).residual_aggregation, 0.0)
