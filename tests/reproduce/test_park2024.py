@@ -105,3 +105,14 @@ def test_each_model_is_named_back_from_its_row_and_the_bounds_are_the_ones_state
             assert config.norm_bound in name
     assert experiment.model_config(PROTOCOL, MODELS["GCN residual+weight(frobenius)"]).norm_bound == "frobenius"
     assert math.isclose(experiment.model_config(PROTOCOL, MODELS["GCN residual"]).residual_aggregation, 0.0)
+
+
+def test_the_full_protocol_runs_gat_where_it_fits_and_every_seed_0_first():
+    specs = experiment._specs(experiment.FULL, MODELS, (2, 256), 10, None, experiment.FULL.datasets)
+    gat = [spec for spec in specs if spec.model.conv == "gat"]
+    assert {spec.dataset for spec in gat} == {"cora"} and {spec.train.seed for spec in gat} == {0}
+    gcn = [spec for spec in specs if spec.model.conv == "fathom"]
+    assert {spec.dataset for spec in gcn} == {"cora", "citeseer", "chameleon"}
+    assert {spec.train.seed for spec in gcn} == set(range(experiment.FULL.seeds))
+    seeds = [spec.train.seed for spec in specs]
+    assert seeds == sorted(seeds) and all(spec.features == "protocol" for spec in specs)
