@@ -77,9 +77,11 @@ def test_an_underflowed_similarity_counts_at_the_float32_floor():
 
 
 def test_tiny_end_to_end_run_writes_the_report(tmp_path):
-    tiny = Protocol(datasets=("karate",), depths=(2, 4), seeds=1, epochs=6, patience=3, width=8, diagnostic_depth=4,
-                    activation_depth=4)
-    report = experiment.run(tmp_path, protocol=tiny, progress=False).read_text()
+    """Two seeds in the protocol, the report on the first (``seeds=1``, a run in steps): one run per cell."""
+    tiny = Protocol(datasets=("karate",), depths=(2, 4), seeds=2, gat_seeds=None, epochs=6, patience=3, width=8,
+                    diagnostic_depth=4, activation_depth=4)
+    report = experiment.run(tmp_path, protocol=tiny, progress=False, seeds=1).read_text()
+    assert "; 1 seed; depths" in report
     assert report.count("**PASS**") + report.count("**FAIL**") == 2 + 2 + len(BOUNDED_MODELS) + 1
     for figure in ("accuracy_vs_depth", "expansion_vs_depth", "gradient_similarity_by_activation",
                    "gradients_by_layer"):

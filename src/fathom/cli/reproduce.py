@@ -72,6 +72,8 @@ def park2024(
         help="Comma-separated datasets (default: cora,citeseer,chameleon; pubmed adds the approximate PubMed).")]
     = None,
     workers: Annotated[int, typer.Option(min=1, help="Parallel runs (processes).")] = 1,
+    seeds: Annotated[Optional[int], typer.Option(
+        min=1, help="Report on the first N seeds only (a run in steps; the protocol's seeds are run later).")] = None,
     out: Annotated[Path, typer.Option(help="Output directory (resumable: re-run to continue).")]
     = Path("runs/reproduce-park2024"),
     progress: opt.ShowProgress = True,
@@ -86,7 +88,7 @@ def park2024(
     from ..reproduce import park2024 as experiment
 
     run_and_show(out, lambda: experiment.run(out, quick, str(data_root) if data_root else None, workers, beyond,
-                                             progress, datasets=dataset_list(datasets)), "## Figures")
+                                             progress, datasets=dataset_list(datasets), seeds=seeds), "## Figures")
 
 
 @reproduce_app.command("xu2021")

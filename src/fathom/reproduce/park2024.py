@@ -305,11 +305,18 @@ def plot_activation_profiles(profiles: pd.DataFrame, path: Path, protocol: Proto
 
 def run(out: str | Path, quick: bool = False, data_root: str | None = None, workers: int = 1,
         beyond: bool = False, progress: bool = True, protocol: Protocol | None = None,
-        datasets: tuple[str, ...] | None = None) -> Path:
-    """Run the depth study into ``out`` (resumable) and write ``out/report.md`` with figures."""
+        datasets: tuple[str, ...] | None = None, seeds: int | None = None) -> Path:
+    """Run the depth study into ``out`` (resumable) and write ``out/report.md`` with figures.
+
+    ``seeds`` caps the protocol's seeds (a run in steps: the first seeds' report, the rest later)."""
     started = time.time()
     out = Path(out)
     protocol = choose_protocol(FULL, QUICK, quick, protocol, datasets)
+    if seeds is not None:
+        if seeds < 1:
+            raise ValueError(f"seeds must be at least 1; got {seeds}")
+        protocol = replace(protocol, seeds=min(seeds, protocol.seeds),
+                           gat_seeds=None if protocol.gat_seeds is None else min(seeds, protocol.gat_seeds))
     require_datasets(protocol.datasets, data_root)
     models = protocol_models(protocol)
     frame = run_sweep(_specs(protocol, models, protocol.depths, protocol.epochs, data_root, protocol.datasets),
