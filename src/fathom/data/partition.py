@@ -19,15 +19,21 @@ from torch_geometric.utils import remove_self_loops, subgraph, to_undirected
 
 from ..config import PARTITION_METHODS
 
+
+
+class PartitionError(ValueError):
+    """A partition that cannot be made (too few or too many parts, or too few processes for them)."""
+
+
 PART_FIELDS = ("x", "y", "train_mask", "val_mask", "test_mask")  # node-level fields a part slices
 
 
 def check_num_parts(num_parts: object, num_nodes: int) -> None:
-    """Raise ``ValueError`` unless ``1 <= num_parts <= num_nodes`` (an integer)."""
+    """Raise :class:`PartitionError` unless ``1 <= num_parts <= num_nodes`` (an integer)."""
     if isinstance(num_parts, bool) or not isinstance(num_parts, int) or num_parts < 1:
-        raise ValueError(f"partitions must be a positive integer; got {num_parts!r}")
+        raise PartitionError(f"partitions must be a positive integer; got {num_parts!r}")
     if num_parts > num_nodes:
-        raise ValueError(f"partitions={num_parts} exceeds the graph's {num_nodes} nodes: every part needs a node")
+        raise PartitionError(f"partitions={num_parts} exceeds the graph's {num_nodes} nodes: every part needs a node")
 
 
 def partition_nodes(data: Data, num_parts: int, method: str = "metis", seed: int = 0) -> Tensor:

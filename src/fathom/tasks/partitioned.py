@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from ..data import describe, num_classes, validate_node_data
+from ..data.partition import PartitionError
 from ..graph import AggregationOperator, SparseFeatures, density
 from .node import SPARSE_FEATURES_BELOW, NodeClassification, accuracy
 
@@ -83,7 +84,7 @@ class PartitionedNodeClassification:
             raise ValueError(f"the parts must cover the graph's {data.num_nodes} nodes once; they hold {covered}")
         self.rank, self.world_size = distributed()
         if len(parts) % self.world_size:
-            raise ValueError(f"partitions={len(parts)} must be a multiple of the {self.world_size} processes, "
+            raise PartitionError(f"partitions={len(parts)} must be a multiple of the {self.world_size} processes, "
                              "so that every process takes as many steps per epoch")
         self.data = data
         self.num_classes = num_classes(data)

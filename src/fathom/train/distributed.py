@@ -27,7 +27,7 @@ from torch_geometric.data import Data
 
 from ..config import ModelConfig, TrainConfig
 from ..data import num_classes
-from ..data.partition import check_num_parts, part_subgraph, partition_nodes
+from ..data.partition import PartitionError, check_num_parts, part_subgraph, partition_nodes
 from ..nn import DeepGNN
 from ..runtime import resolve_device, seed_everything
 from ..tasks.partitioned import PartitionedNodeClassification, distributed, unwrap
@@ -103,7 +103,7 @@ def train_partitioned(
             raise ValueError("checkpoints and resuming need a single process: a multi-process run cannot "
                              "write or resume one")
         if train_config.partitions % world_size:
-            raise ValueError(f"partitions={train_config.partitions} must be a multiple of the {world_size} "
+            raise PartitionError(f"partitions={train_config.partitions} must be a multiple of the {world_size} "
                              "processes, so that every process takes as many steps per epoch")
         classes = num_classes(data)
         parts = shared_partition(data, train_config, device)

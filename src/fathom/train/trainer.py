@@ -16,6 +16,7 @@ from torch import nn
 from torch_geometric.data import Data
 
 from ..config import ModelConfig, TrainConfig
+from ..data import PartitionError
 from ..diagnostics.recorder import LAYER_METRICS, measure
 from ..nn import DeepGNN
 from ..runs import write_csv
@@ -59,7 +60,7 @@ def train_node_classifier(
         raise ValueError(f"record_every must be a positive number of epochs; got {record_every}")
     if train_config.partitions > 1 or launched_by_torchrun():
         if record_every is not None or isinstance(data, GraphClassification):
-            raise ValueError("partitioned training takes one graph's nodes, without per-layer recording: "
+            raise PartitionError("partitioned training takes one graph's nodes, without per-layer recording: "
                              "leave partitions=1 (and run one process) to record layers or classify graphs")
         return train_partitioned(model_config, train_config, data, out, progress=progress, data_info=data_info,
                                  checkpoint_every=checkpoint_every, resume=resume, tensorboard=tensorboard)
