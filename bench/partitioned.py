@@ -11,7 +11,7 @@ validation epoch, per seed.
 
     python bench/partitioned.py memory [--depth 64] [--parts 1 4 16] [--epochs 1]
     python bench/partitioned.py scaling [--depth 64] [--parts 16] [--processes 1 2] [--epochs 2]
-    python bench/partitioned.py accuracy [--depth 16] [--parts 8] [--seeds 0 1 2] [--epochs 100]
+    python bench/partitioned.py accuracy [--depth 16] [--parts 8] [--per-step 1] [--seeds 0 1 2] [--epochs 100]
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def train(arguments: dict, data) -> dict:
 
     model = ModelConfig(depth=arguments["depth"], width=64)
     config = TrainConfig(epochs=arguments["epochs"], lr=arguments.get("lr", 0.005), partitions=arguments["parts"],
-                         seed=arguments.get("seed", 0), device="cpu")
+                         parts_per_step=arguments.get("per_step", 1), seed=arguments.get("seed", 0), device="cpu")
     start = time.perf_counter()
     result = train_partitioned(model, config, data, progress=False, full_evaluation=arguments.get("full_evaluation"))
     return {"epoch_s": median([row["seconds"] for row in result.history]), "total_s": time.perf_counter() - start,
@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--per-step", type=int, default=1, help="parts per step (accuracy)")
     args = parser.parse_args()
     flush_subnormals()
     if args.worker:
@@ -121,9 +122,10 @@ def main() -> None:
         for seed in args.seeds:
             for parts in [1, *(args.parts or [8])]:
                 rows.append(in_fresh_process(__file__, {"kind": "accuracy", "depth": args.depth or 16, "parts": parts,
+                                                        "per_step": args.per_step if parts > 1 else 1,
                                                         "epochs": args.epochs or 100, "seed": seed}))
                 print(json.dumps(rows[-1]), flush=True)
-        print(markdown(rows, ["seed", "parts", "depth", "epochs", "best_val_acc", "test_acc", "epoch_s", "error"]))
+        print(markdown(rows, ["seed", "parts", "per_step", "depth", "epochs", "best_val_acc", "test_acc", "epoch_s", "error"]))
 
 
 if __name__ == "__main__":

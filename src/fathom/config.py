@@ -285,7 +285,8 @@ class TrainConfig(Config):
     model lists in ``message_passing_parameters()`` (GCNII's 0.01 on its convolutions, 5e-4 on
     the dense layers; Chen et al. 2020); ``None`` applies ``weight_decay`` to every parameter.
     ``partitions``: with ``K > 1``, Cluster-GCN training (Chiang et al. 2019): one step per part of
-    a ``partition_method`` partition, on the part's induced subgraph (:mod:`fathom.train.distributed`).
+    a ``partition_method`` partition, on the part's induced subgraph (:mod:`fathom.train.distributed`);
+    ``parts_per_step`` parts drawn together per step keep the edges between them.
     """
 
     epochs: int = option(100, "Training epochs.", low=1)
@@ -300,6 +301,8 @@ class TrainConfig(Config):
     partitions: int = option(1, "Split the graph into this many parts and take one step per part on its induced "
                                 "subgraph (Cluster-GCN); 1: full batch. Under torchrun, a multiple of the process "
                                 "count.", low=1)
+    parts_per_step: int = option(1, "With --partitions, train each step on this many parts together, with the edges "
+                                    "between them (Cluster-GCN's stochastic multiple partitions).", low=1)
     partition_method: str = option("metis", "How to split the graph: metis (needs pymetis) or random.",
                                    choices=PARTITION_METHODS)
 
@@ -314,6 +317,7 @@ class TrainConfig(Config):
         check_number("seed", self.seed, 0, integer=True)
         check_choice("device", self.device, DEVICES)
         check_number("partitions", self.partitions, 1, integer=True)
+        check_number("parts_per_step", self.parts_per_step, 1, self.partitions, integer=True)
         check_choice("partition_method", self.partition_method, PARTITION_METHODS)
 
 

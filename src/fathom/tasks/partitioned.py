@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from ..data import describe, num_classes, validate_node_data
-from ..data.partition import PartitionError
+from ..data.partition import PartitionError, part_subgraph
 from ..graph import AggregationOperator, SparseFeatures, density
 from .node import SPARSE_FEATURES_BELOW, NodeClassification, accuracy
 
@@ -61,7 +61,9 @@ class PartitionedNodeClassification:
     ``parts`` are induced subgraphs of ``data`` covering its nodes (:func:`fathom.data.partition`);
     ``operator_of(graph)`` builds the operator a model applies on a graph (for
     :class:`~fathom.nn.DeepGNN`, ``DeepGNN.graph_operator(config, graph)``), once per part. The
-    model is called as ``model(x, operator=...)``.
+    model is called as ``model(x, operator=...)``. With ``parts_per_step = q > 1`` each step trains on
+    ``q`` parts drawn together, on the subgraph their nodes induce (the edges between them
+    included, Cluster-GCN's stochastic multiple partitions), whose operator is built for the step.
 
     A part's loss is the mean over its training nodes (zero, with zero gradient, for a part
     without any, so every rank still takes its step). Under a process group the loss and training
@@ -77,15 +79,16 @@ class PartitionedNodeClassification:
     reported = NodeClassification.reported
 
     def __init__(self, data: Data, parts: list[Data], operator_of: OperatorOf, *,
-                 full_evaluation: bool = True) -> None:
+                 full_evaluation: bool = True, parts_per_step: int = 1) -> None:
         validate_node_data(data)
         covered = sum(part.num_nodes for part in parts)
         if not parts or covered != data.num_nodes:
             raise ValueError(f"the parts must cover the graph's {data.num_nodes} nodes once; they hold {covered}")
         self.rank, self.world_size = distributed()
-        if len(parts) % self.world_size:
-            raise PartitionError(f"partitions={len(parts)} must be a multiple of the {self.world_size} processes, "
-                             "so that every process takes as many steps per epoch")
+        if len(parts) % (self.world_size * parts_per_step):
+            raise PartitionError(f"partitions={len(parts)} must be a multiple of parts_per_step={parts_per_step} times "
+                                 f"the {self.world_size} processes, so that every process takes as many steps per epoch")
+        self.parts_per_step = parts_per_step
         self.data = data
         self.num_classes = num_classes(data)
         self.in_channels = data.num_features
@@ -119,8 +122,9 @@ class PartitionedNodeClassification:
     def describe(self) -> str:
         return f"{describe(self.data)}; {len(self.parts)} parts"
 
-    def batches(self) -> Iterator[int]:
-        """This rank's parts for one epoch, in a fresh random order (the same on every rank)."""
+    def batches(self) -> Iterator[int | tuple[int, ...]]:
+        """This rank's steps for one epoch: a part, or a tuple of ``parts_per_step`` parts, in a fresh
+        random order (the same on every rank)."""
         if len(self.parts) == 1:
             yield 0
             return
@@ -128,13 +132,21 @@ class PartitionedNodeClassification:
         if self.world_size > 1:  # each rank's RNG has drifted with its own parts' dropout
             order = order.to(self._collective_device())
             dist.broadcast(order, src=0)
-        yield from order[self.rank::self.world_size].tolist()
+        steps = order.cpu().view(-1, self.parts_per_step)[self.rank::self.world_size].tolist()
+        yield from (step[0] if self.parts_per_step == 1 else tuple(step) for step in steps)
 
-    def batch_weight(self, batch: int) -> float:
-        return float(self.parts[batch].num_train)
+    def batch_weight(self, batch: int | tuple[int, ...]) -> float:
+        return float(sum(self.parts[k].num_train for k in (batch if isinstance(batch, tuple) else (batch,))))
 
-    def loss(self, model: nn.Module, batch: int = 0) -> tuple[Tensor, dict[str, float]]:
-        part = self.parts[batch]
+    def _step_graph(self, batch: int | tuple[int, ...]) -> _Part:
+        if not isinstance(batch, tuple):
+            return self.parts[batch]
+        nodes = torch.cat([self._subgraphs[k].node_ids for k in batch]).sort().values
+        union = part_subgraph(self.data, nodes)
+        return _Part(union, self._operator_of(union), self._device)
+
+    def loss(self, model: nn.Module, batch: int | tuple[int, ...] = 0) -> tuple[Tensor, dict[str, float]]:
+        part = self._step_graph(batch)
         logits = model(part.inputs(model), operator=part.operator)
         train = part.masks["train"]
         loss = F.cross_entropy(logits[train], part.y[train], reduction="sum") / max(part.num_train, 1)

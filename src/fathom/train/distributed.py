@@ -5,8 +5,9 @@ The graph is split into ``K`` parts (:func:`fathom.data.partition`); each step t
 induced subgraph with that part's own operator. Launched by ``torchrun --nproc-per-node W``, every
 process joins the process group its environment describes (gloo on the CPU, nccl on GPUs, one
 GPU per process), the model is wrapped in ``DistributedDataParallel`` and each epoch rank ``r``
-takes parts ``r, r + W, ...`` of a shuffled order (``K`` must be a multiple of ``W``), so an epoch
-is ``K / W`` synchronised steps. Only rank 0 writes the run directory.
+takes steps ``r, r + W, ...`` of a shuffled order (a step is one part, or ``parts_per_step = q``
+parts together; ``K`` must be a multiple of ``qW``), so an epoch is ``K / (qW)`` synchronised steps.
+Only rank 0 writes the run directory.
 
 ``gnn_he`` needs the Perron root of the operator trained on. Training on the parts is training on
 their disjoint union, a block-diagonal operator whose Perron root is the largest of the parts'
@@ -102,16 +103,17 @@ def train_partitioned(
         if world_size > 1 and (checkpoint_every or resume):
             raise ValueError("checkpoints and resuming need a single process: a multi-process run cannot "
                              "write or resume one")
-        if train_config.partitions % world_size:
-            raise PartitionError(f"partitions={train_config.partitions} must be a multiple of the {world_size} "
-                             "processes, so that every process takes as many steps per epoch")
+        if train_config.partitions % (world_size * train_config.parts_per_step):
+            raise PartitionError(f"partitions={train_config.partitions} must be a multiple of "
+                                 f"parts_per_step={train_config.parts_per_step} times the {world_size} processes, "
+                                 "so that every process takes as many steps per epoch")
         classes = num_classes(data)
         parts = shared_partition(data, train_config, device)
         check_fits(model_config, max(parts, key=lambda part: part.num_nodes), classes, device)
         if full_evaluation is None:
             full_evaluation = evaluation_fits(model_config, data, classes, device)
         task = PartitionedNodeClassification(data, parts, lambda graph: DeepGNN.graph_operator(model_config, graph),
-                                             full_evaluation=full_evaluation)
+                                             full_evaluation=full_evaluation, parts_per_step=train_config.parts_per_step)
         roots = task.perron_roots()
         seed_everything(train_config.seed)
         model = DeepGNN(model_config, task.in_channels, task.num_classes, perron_root=max(roots)).to(device)
