@@ -9,8 +9,8 @@ epoch (evaluation excluded) and each process's peak RSS. `accuracy`: a small CSB
 10 classes, the same degree and signal), full batch against K parts, test accuracy at the best
 validation epoch, per seed.
 
-    python bench/partitioned.py memory [--depth 64] [--parts 1 4 16] [--epochs 1]
-    python bench/partitioned.py scaling [--depth 64] [--parts 16] [--processes 1 2] [--epochs 2]
+    python bench/partitioned.py memory [--depth 64] [--parts 1 4 16] [--epochs 1] [--part-eval]
+    python bench/partitioned.py scaling [--depth 64] [--parts 16] [--processes 1 2] [--epochs 2] [--part-eval]
     python bench/partitioned.py accuracy [--depth 16] [--parts 8] [--per-step 1] [--seeds 0 1 2] [--epochs 100]
 """
 
@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int)
+    parser.add_argument("--part-eval", action="store_true", help="evaluate part by part, not on the whole graph")
     parser.add_argument("--per-step", type=int, default=1, help="parts per step (accuracy)")
     args = parser.parse_args()
     flush_subnormals()
@@ -105,14 +106,16 @@ def main() -> None:
     if args.kind == "memory":
         for parts in args.parts or [1, 4, 16]:
             rows.append(in_fresh_process(__file__, {"kind": "memory", "depth": args.depth or 64, "parts": parts,
-                                                    "epochs": args.epochs or 1}))
+                                                    "epochs": args.epochs or 1,
+                                                    "full_evaluation": False if args.part_eval else None}))
             print(json.dumps(rows[-1]), flush=True)
-        print(markdown(rows, ["parts", "depth", "epochs", "build_s", "epoch_s", "total_s", "peak_rss_mb", "error"]))
+        print(markdown(rows, ["parts", "depth", "epochs", "full_evaluation", "build_s", "epoch_s", "total_s", "peak_rss_mb", "error"]))
     elif args.kind == "scaling":
         for processes in args.processes:
             rows.append(under_torchrun(processes, {"kind": "scaling", "depth": args.depth or 64,
                                                    "parts": (args.parts or [16])[0], "epochs": args.epochs or 2,
-                                                   "processes": processes}))
+                                                   "processes": processes,
+                                                   "full_evaluation": False if args.part_eval else None}))
             print(json.dumps(rows[-1]), flush=True)
         base = rows[0].get("epoch_s")
         for row in rows:
