@@ -22,7 +22,8 @@ from ..config import PARTITION_METHODS
 
 
 class PartitionError(ValueError):
-    """A partition that cannot be made (too few or too many parts, or too few processes for them)."""
+    """A partition that cannot be made (too few or too many parts, or too few processes for them), or a
+    setting a multi-process run cannot honour (checkpoints)."""
 
 
 PART_FIELDS = ("x", "y", "train_mask", "val_mask", "test_mask")  # node-level fields a part slices

@@ -101,7 +101,7 @@ def train_partitioned(
     try:
         rank, world_size = distributed()
         if world_size > 1 and (checkpoint_every or resume):
-            raise ValueError("checkpoints and resuming need a single process: a multi-process run cannot "
+            raise PartitionError("checkpoints and resuming need a single process: a multi-process run cannot "
                              "write or resume one")
         if train_config.partitions % (world_size * train_config.parts_per_step):
             raise PartitionError(f"partitions={train_config.partitions} must be a multiple of "
