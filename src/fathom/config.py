@@ -25,6 +25,7 @@ CONVS = ("fathom", "gat")
 IOS = ("linear", "park")
 MEMORY_MODES = ("full", "checkpoint", "reversible")
 DEVICES = ("auto", "cpu", "cuda")
+PARTITION_METHODS = ("metis", "random")  # fathom.data.partition's
 
 
 class ConfigError(ValueError):
@@ -283,6 +284,9 @@ class TrainConfig(Config):
     (``None``: train all ``epochs``). ``block_weight_decay``: the L2 penalty of the parameters a
     model lists in ``message_passing_parameters()`` (GCNII's 0.01 on its convolutions, 5e-4 on
     the dense layers; Chen et al. 2020); ``None`` applies ``weight_decay`` to every parameter.
+    ``partitions``: with ``K > 1``, Cluster-GCN training (Chiang et al. 2019): one step per part of
+    a ``partition_method`` partition, on the part's induced subgraph (:mod:`fathom.train.distributed`);
+    ``parts_per_step`` parts drawn together per step keep the edges between them.
     """
 
     epochs: int = option(100, "Training epochs.", low=1)
@@ -294,6 +298,13 @@ class TrainConfig(Config):
     device: str = option("auto", "auto picks cuda when available.", choices=DEVICES)
     patience: int | None = option(None, "Stop when validation accuracy has not improved for this many epochs.",
                                   low=1)
+    partitions: int = option(1, "Split the graph into this many parts and take one step per part on its induced "
+                                "subgraph (Cluster-GCN); 1: full batch. Under torchrun, a multiple of the process "
+                                "count.", low=1)
+    parts_per_step: int = option(1, "With --partitions, train each step on this many parts together, with the edges "
+                                    "between them (Cluster-GCN's stochastic multiple partitions).", low=1)
+    partition_method: str = option("metis", "How to split the graph: metis (needs pymetis) or random.",
+                                   choices=PARTITION_METHODS)
 
     def __post_init__(self) -> None:
         check_number("epochs", self.epochs, 1, integer=True)
@@ -305,6 +316,9 @@ class TrainConfig(Config):
             check_number("block_weight_decay", self.block_weight_decay, 0.0)
         check_number("seed", self.seed, 0, integer=True)
         check_choice("device", self.device, DEVICES)
+        check_number("partitions", self.partitions, 1, integer=True)
+        check_number("parts_per_step", self.parts_per_step, 1, self.partitions, integer=True)
+        check_choice("partition_method", self.partition_method, PARTITION_METHODS)
 
 
 def parse_overrides(spec: str, cls: type = ModelConfig) -> dict[str, Any]:

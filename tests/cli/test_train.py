@@ -199,3 +199,27 @@ def test_a_model_too_big_for_memory_is_one_line_with_the_estimate_and_the_mode_t
     assert "of activations with --memory full) but " in result.output
     assert "; try --memory reversible (about " in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_partitions_train_one_part_per_step_and_are_recorded(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--epochs", "2", "--depth", "2", "--width", "8", "--device", "cpu",
+                                 "--partitions", "4", "--partition-method", "random", "--out", str(out),
+                                 "--no-progress"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["partitions"] == 4 and len(config["part_nodes"]) == 4
+    assert sum(config["part_nodes"]) == 1000 and "4 parts" in config["data"]["description"]
+    assert json.loads((out / "summary.json").read_text())["epochs_run"] == 2
+
+
+def test_partition_errors_are_one_line_in_flag_wording(tmp_path, monkeypatch):
+    result = runner.invoke(app, ["train", "--epochs", "1", "--depth", "2", "--partitions", "1001",
+                                 "--partition-method", "random", "--out", str(tmp_path / "a"), "--no-progress"])
+    assert result.exit_code == 1 and "--partitions 1001 exceeds the graph's 1000 nodes" in result.output
+    monkeypatch.setitem(sys.modules, "pymetis", None)  # as if not installed
+    result = runner.invoke(app, ["train", "--epochs", "1", "--depth", "2", "--partitions", "2",
+                                 "--out", str(tmp_path / "b"), "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "pip install pymetis" in result.output and "--partition-method random" in result.output
+    assert "Traceback" not in result.output

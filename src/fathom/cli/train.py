@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..config import ModelConfig, TrainConfig
-from ..data import describe, get_spec, num_classes
+from ..data import PartitionError, describe, get_spec, num_classes
 from ..diagnostics.recorder import measure_at_init
 from ..diagnostics.verdict import verdict
 from ..train import train_node_classifier
@@ -59,7 +60,13 @@ def train(
     interrupted); with --checkpoint-every, --resume continues a stopped or killed run.
     A graph-classification dataset (mutag, proteins, imdb-binary, nci1) trains on mini-batches of
     graphs with a sum readout; --split K picks the test fold (0-9) of its stratified 10 folds.
+    --partitions K trains one part of the graph per step (Cluster-GCN); under torchrun
+    --nproc-per-node N the processes share each epoch's parts (K a multiple of N) and only the
+    first writes the run directory.
     """
+    lead = int(os.environ.get("RANK", "0")) == 0  # under torchrun, only rank 0 writes and prints
+    if not lead:
+        console.quiet, progress = True, False
     if resume is not None:
         recorded = _recorded_run(resume)
         model_config, train_config = ModelConfig.from_dict(recorded["model"]), TrainConfig.from_dict(recorded["train"])
@@ -83,13 +90,14 @@ def train(
         console.print(data.describe())
     else:
         data = load_or_exit(dataset, data_root, train_config.seed, opt.parse_split(split), features)
-        try:  # before anything is built, even for the check at initialisation
-            check_fits(model_config, data, num_classes(data), device)
+        try:  # before anything is built, even for the check at initialisation (partitioned: per part, later)
+            if train_config.partitions == 1:
+                check_fits(model_config, data, num_classes(data), device)
         except InsufficientMemoryError as error:
             raise fail(as_flags(str(error))) from error
-        out = writable_out(out or default_out("train", dataset))
+        out = writable_out(out or default_out("train", dataset)) if lead else None
         console.print(describe(data))
-        if resume is None:
+        if resume is None and lead:
             warn_at_init(model_config, data, train_config.seed)
     try:
         result = train_node_classifier(
@@ -98,7 +106,7 @@ def train(
                        "features": features},
             record_every=record_every, checkpoint_every=checkpoint_every, resume=resume is not None,
             tensorboard=tensorboard)
-    except (FileNotFoundError, PermissionError, ImportError, InsufficientMemoryError) as error:
+    except (FileNotFoundError, PermissionError, ImportError, InsufficientMemoryError, PartitionError) as error:
         raise fail(as_flags(str(error))) from error
     console.print(result.model)
     print_summary(result.summary)

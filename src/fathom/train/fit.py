@@ -156,7 +156,7 @@ def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, An
     ``weight_decay`` on the rest."""
     if config.block_weight_decay is None:
         return [{"params": list(model.parameters()), "weight_decay": config.weight_decay}]
-    listed = getattr(model, "message_passing_parameters", None)
+    listed = getattr(getattr(model, "module", model), "message_passing_parameters", None)  # DDP: its module
     if listed is None:
         raise ConfigError(f"block_weight_decay needs a model that lists its message-passing parameters "
                           f"(a message_passing_parameters() method); {type(model).__name__} has none: "

@@ -152,3 +152,14 @@ def _size(nbytes: float) -> str:
             return f"{nbytes:.3g} {unit}"
         nbytes /= 1024
     return f"{nbytes:.3g} TiB"
+
+
+def evaluation_fits(config: ModelConfig, data: "Data", out_channels: int, device: torch.device | str) -> bool:
+    """Whether one forward pass without gradients on all of ``data`` fits in what ``device`` has free:
+    the features, three ``N x W`` activations at a time (no_grad frees each block's input), the
+    logits and the operator in CSR with its transpose (a 4-byte value and an 8-byte column index
+    per entry). True where the free memory is unknown."""
+    nodes, entries = data.num_nodes, data.num_edges + data.num_nodes
+    needed = FLOAT_BYTES * nodes * (data.num_features + 3 * config.width + out_channels) + 2 * 12 * entries
+    available = available_bytes(device)
+    return available is None or needed <= available

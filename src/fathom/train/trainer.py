@@ -16,11 +16,13 @@ from torch import nn
 from torch_geometric.data import Data
 
 from ..config import ModelConfig, TrainConfig
+from ..data import PartitionError
 from ..diagnostics.recorder import LAYER_METRICS, measure
 from ..nn import DeepGNN
 from ..runs import write_csv
 from ..runtime import resolve_device, seed_everything
 from ..tasks import GraphClassification, NodeClassification
+from .distributed import launched_by_torchrun, train_partitioned
 from .fit import RunResult, fit
 from .memory import check_fits
 from .tensorboard import TensorBoardLogger
@@ -51,10 +53,17 @@ def train_node_classifier(
     ``tensorboard``: a log directory for :class:`~fathom.train.TensorBoardLogger` (metrics each epoch,
     and the per-layer diagnostics when recorded). On one graph, a model whose estimated training memory
     exceeds what the device has free is refused before it is built
-    (:class:`~fathom.train.memory.InsufficientMemoryError`).
+    (:class:`~fathom.train.memory.InsufficientMemoryError`). With ``train_config.partitions > 1``,
+    or when launched by ``torchrun``, it trains part by part (:func:`~fathom.train.distributed.train_partitioned`).
     """
     if record_every is not None and record_every < 1:
         raise ValueError(f"record_every must be a positive number of epochs; got {record_every}")
+    if train_config.partitions > 1 or launched_by_torchrun():
+        if record_every is not None or isinstance(data, GraphClassification):
+            raise PartitionError("partitioned training takes one graph's nodes, without per-layer recording: "
+                             "leave partitions=1 (and run one process) to record layers or classify graphs")
+        return train_partitioned(model_config, train_config, data, out, progress=progress, data_info=data_info,
+                                 checkpoint_every=checkpoint_every, resume=resume, tensorboard=tensorboard)
     task = data if isinstance(data, GraphClassification) else NodeClassification(data)
     if record_every is not None and task.kind != "node":
         raise ValueError("record_every records the layers of one graph; a graph-classification task has many")
