@@ -210,3 +210,18 @@ def test_an_interrupted_run_is_not_recorded_and_resumes_from_its_checkpoint(tmp_
     full = pd.read_csv(tmp_path / "whole" / "runs" / spec.run_id / "metrics.csv")[columns]
     pd.testing.assert_frame_equal(torn, full)
     assert resumed["final_train_loss"] == whole["final_train_loss"]
+
+
+def test_the_ray_executor_gives_the_local_executors_results_table(tmp_path):
+    """A 4-run sweep on a local Ray instance: the same rows as in this process, timing aside."""
+    ray = pytest.importorskip("ray")
+    specs = expand("karate", SMALL, FAST, parse_grid(["init=glorot,gnn_he"]), [0, 1])
+    local = run_sweep(specs, tmp_path / "local", progress=False).set_index("run_id").sort_index()
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        on_ray = run_sweep(specs, tmp_path / "ray", executor="ray", workers=2, progress=False)
+    finally:
+        ray.shutdown()
+    on_ray = on_ray.set_index("run_id").sort_index()
+    timing = [c for c in local.columns if "seconds" in c or "memory" in c]
+    pd.testing.assert_frame_equal(local.drop(columns=timing), on_ray.drop(columns=timing))

@@ -63,15 +63,33 @@ def check_executor(executor: str) -> None:
         raise UnavailableError("the ray executor needs Ray: pip install 'fathom[ray]' (or use the local executor)")
 
 
+def _threaded(function: Callable[..., Any], threads: int) -> Callable[..., Any]:
+    """``function`` run with ``threads`` torch threads (a Ray task's process is reused across tasks)."""
+    def call(*arguments: Any) -> Any:
+        import torch
+
+        torch.set_num_threads(threads)
+        return function(*arguments)
+    return call
+
+
 def ray_results(function: Callable[..., Any], argument_lists: Iterable[tuple], workers: int = 1) -> Iterator[Any]:
-    """The same on Ray (``pip install 'fathom[ray]'``): a laptop or, with ``RAY_ADDRESS``, a cluster."""
+    """The same on Ray (``pip install 'fathom[ray]'``): a local instance or, with ``RAY_ADDRESS``, a
+    cluster. At most ``workers`` runs are in flight, each with ``cores // workers`` torch threads
+    (the cores Ray reports), as the local executor shares them."""
     check_executor("ray")
     import ray
 
-    ray.init(ignore_reinit_error=True)
-    remote = ray.remote(num_cpus=1)(function)
-    pending = [remote.remote(*arguments) for arguments in argument_lists]
-    while pending:
+    if not ray.is_initialized():
+        ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+    workers = max(1, workers)
+    threads = max(1, int(ray.cluster_resources().get("CPU", 1)) // workers)
+    remote = ray.remote(num_cpus=1)(_threaded(function, threads))
+    waiting = list(argument_lists)[::-1]
+    pending = []
+    while waiting or pending:
+        while waiting and len(pending) < workers:
+            pending.append(remote.remote(*waiting.pop()))
         done, pending = ray.wait(pending, num_returns=1)
         yield ray.get(done[0])
 
