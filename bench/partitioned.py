@@ -12,6 +12,7 @@ validation epoch, per seed.
     python bench/partitioned.py memory [--depth 64] [--parts 1 4 16] [--epochs 1] [--part-eval]
     python bench/partitioned.py scaling [--depth 64] [--parts 16] [--processes 1 2] [--epochs 2] [--part-eval]
     python bench/partitioned.py accuracy [--depth 16] [--parts 8] [--per-step 1] [--seeds 0 1 2] [--epochs 100]
+                                         [--method metis|random] [--lr 0.005] [--no-full-batch]
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def train(arguments: dict, data) -> dict:
 
     model = ModelConfig(depth=arguments["depth"], width=64)
     config = TrainConfig(epochs=arguments["epochs"], lr=arguments.get("lr", 0.005), partitions=arguments["parts"],
-                         parts_per_step=arguments.get("per_step", 1), seed=arguments.get("seed", 0), device="cpu")
+                         partition_method=arguments.get("method", "metis"), parts_per_step=arguments.get("per_step", 1), seed=arguments.get("seed", 0), device="cpu")
     start = time.perf_counter()
     result = train_partitioned(model, config, data, progress=False, full_evaluation=arguments.get("full_evaluation"))
     return {"epoch_s": median([row["seconds"] for row in result.history]), "total_s": time.perf_counter() - start,
@@ -94,6 +95,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--part-eval", action="store_true", help="evaluate part by part, not on the whole graph")
     parser.add_argument("--per-step", type=int, default=1, help="parts per step (accuracy)")
+    parser.add_argument("--method", choices=("metis", "random"), default="metis", help="partition method (accuracy)")
+    parser.add_argument("--lr", type=float, default=0.005, help="Adam learning rate (accuracy)")
+    parser.add_argument("--no-full-batch", action="store_true", help="skip the K = 1 reference (accuracy)")
     args = parser.parse_args()
     flush_subnormals()
     if args.worker:
@@ -123,12 +127,14 @@ def main() -> None:
         print(markdown(rows, ["processes", "parts", "depth", "epoch_s", "throughput_x", "peak_rss_mb", "error"]))
     else:
         for seed in args.seeds:
-            for parts in [1, *(args.parts or [8])]:
+            for parts in [*([] if args.no_full_batch else [1]), *(args.parts or [8])]:
                 rows.append(in_fresh_process(__file__, {"kind": "accuracy", "depth": args.depth or 16, "parts": parts,
                                                         "per_step": args.per_step if parts > 1 else 1,
+                                                        "method": args.method, "lr": args.lr,
                                                         "epochs": args.epochs or 100, "seed": seed}))
                 print(json.dumps(rows[-1]), flush=True)
-        print(markdown(rows, ["seed", "parts", "per_step", "depth", "epochs", "best_val_acc", "test_acc", "epoch_s", "error"]))
+        print(markdown(rows, ["seed", "parts", "per_step", "method", "lr", "depth", "epochs", "best_val_acc", "test_acc",
+                              "epoch_s", "error"]))
 
 
 if __name__ == "__main__":
