@@ -95,6 +95,9 @@ def test_tiny_end_to_end_run_writes_the_report(tmp_path):
     grid_header = "| dataset | model | depth 2 | depth 4 |"
     grid_models = [line.split("|")[2].strip() for line in report.split(grid_header)[1].splitlines()[2:2 + len(MODELS)]]
     assert grid_models == list(MODELS)
+    again = experiment.run(tmp_path, protocol=tiny, progress=False, report_only=True).read_text()  # both seeds
+    assert f"Finished runs: {len(MODELS) * 2} of the {len(MODELS) * 4} planned" in again
+    assert len(pd.read_csv(tmp_path / "sweep" / "results.csv")) == len(MODELS) * 2  # nothing trained
 
 
 def test_each_model_is_named_back_from_its_row_and_the_bounds_are_the_ones_stated():

@@ -74,6 +74,7 @@ def park2024(
     workers: Annotated[int, typer.Option(min=1, help="Parallel runs (processes).")] = 1,
     seeds: Annotated[Optional[int], typer.Option(
         min=1, help="Report on the first N seeds only (a run in steps; the protocol's seeds are run later).")] = None,
+    report_only: Annotated[bool, typer.Option(help="Re-render OUT/report.md from the runs already in OUT.")] = False,
     out: Annotated[Path, typer.Option(help="Output directory (resumable: re-run to continue).")]
     = Path("runs/reproduce-park2024"),
     progress: opt.ShowProgress = True,
@@ -88,7 +89,8 @@ def park2024(
     from ..reproduce import park2024 as experiment
 
     run_and_show(out, lambda: experiment.run(out, quick, str(data_root) if data_root else None, workers, beyond,
-                                             progress, datasets=dataset_list(datasets), seeds=seeds), "## Figures")
+                                             progress, datasets=dataset_list(datasets), seeds=seeds,
+                                             report_only=report_only), "## Figures")
 
 
 @reproduce_app.command("xu2021")

@@ -36,7 +36,7 @@ from ..report import Claim, claims_section, markdown_table, mean_grid, plot_laye
 from ..report.plots import plot_against_depth, save_figure
 from ..runs import environment, write_atomic, write_json
 from ..runtime import progress_bar
-from ..sweep import expand, run_sweep
+from ..sweep import ResultStore, expand, run_sweep
 from .common import choose_protocol, command_line, require_datasets
 
 PAPER_BOUND = {"norm": "weight", "norm_bound": "frobenius"}
@@ -305,10 +305,12 @@ def plot_activation_profiles(profiles: pd.DataFrame, path: Path, protocol: Proto
 
 def run(out: str | Path, quick: bool = False, data_root: str | None = None, workers: int = 1,
         beyond: bool = False, progress: bool = True, protocol: Protocol | None = None,
-        datasets: tuple[str, ...] | None = None, seeds: int | None = None) -> Path:
+        datasets: tuple[str, ...] | None = None, seeds: int | None = None, report_only: bool = False) -> Path:
     """Run the depth study into ``out`` (resumable) and write ``out/report.md`` with figures.
 
-    ``seeds`` caps the protocol's seeds (a run in steps: the first seeds' report, the rest later)."""
+    ``seeds`` caps the protocol's seeds (a run in steps: the first seeds' report, the rest later);
+    ``report_only`` trains nothing and reports on the runs already in ``out`` (the diagnostics at
+    initialisation are recomputed)."""
     started = time.time()
     out = Path(out)
     protocol = choose_protocol(FULL, QUICK, quick, protocol, datasets)
@@ -319,11 +321,18 @@ def run(out: str | Path, quick: bool = False, data_root: str | None = None, work
                            gat_seeds=None if protocol.gat_seeds is None else min(seeds, protocol.gat_seeds))
     require_datasets(protocol.datasets, data_root)
     models = protocol_models(protocol)
-    frame = run_sweep(_specs(protocol, models, protocol.depths, protocol.epochs, data_root, protocol.datasets),
-                      out / "sweep", workers, progress=progress, description={"protocol": asdict(protocol)})
+    specs = _specs(protocol, models, protocol.depths, protocol.epochs, data_root, protocol.datasets)
+    if report_only:
+        frame = ResultStore(out / "sweep").frame()
+        if frame.empty:
+            raise FileNotFoundError(f"{out / 'sweep'} holds no finished runs to report on")
+        frame = frame[frame["run_id"].isin({spec.run_id for spec in specs})].reset_index(drop=True)
+    else:
+        frame = run_sweep(specs, out / "sweep", workers, progress=progress, description={"protocol": asdict(protocol)})
     frame["model"] = frame.apply(model_name, axis=1, models=models)
+    planned = len(specs)
     beyond_frame = None
-    if beyond:
+    if beyond and not report_only:
         beyond_protocol = replace(protocol, seeds=1)
         beyond_frame = run_sweep(_specs(beyond_protocol, BEYOND_MODELS, protocol.beyond_depths, protocol.beyond_epochs,
                                         data_root, protocol.datasets[:1]),
@@ -358,12 +367,13 @@ def run(out: str | Path, quick: bool = False, data_root: str | None = None, work
     initial.to_csv(out / "initial_diagnostics.csv", index=False)
     profiles.to_csv(out / "activation_profiles.csv", index=False)
     write_atomic(out / "report.md", render_report(frame, beyond_frame, initial, claims, protocol, figures, command,
-                                                  time.time() - started))
+                                                  time.time() - started, planned))
     return out / "report.md"
 
 
 def render_report(frame: pd.DataFrame, beyond: pd.DataFrame | None, initial: pd.DataFrame, claims: list[Claim],
-                  protocol: Protocol, figures: list[Path], command: str, seconds: float) -> str:
+                  protocol: Protocol, figures: list[Path], command: str, seconds: float,
+                  planned: int | None = None) -> str:
     ordered = frame.assign(model=pd.Categorical(frame["model"], [*MODELS, "other"]))
     ordered = ordered.sort_values(["dataset", "model", "depth"])
     grid = mean_grid(ordered, "test_acc_at_best_val", ["dataset", "model"], "depth")
@@ -374,7 +384,9 @@ def render_report(frame: pd.DataFrame, beyond: pd.DataFrame | None, initial: pd.
         "",
         f"Command: `{command}` (rows in `sweep/results.csv`). Training time summed over the {len(frame)} runs: "
         f"{frame['seconds'].sum() / 60:.1f} min; this invocation (which skips finished runs): "
-        f"{seconds / 60:.1f} min.",
+        f"{seconds / 60:.1f} min."
+        + (f" **Finished runs: {len(frame)} of the {planned} planned**; a cell without runs reads nan."
+           if planned is not None and len(frame) < planned else ""),
         "",
         f"Protocol (the authors', from their earlier code; `shared/papers/park2024.md`): "
         f"{', '.join(protocol.datasets)}, features as each dataset's protocol (row-normalised on Planetoid); "
