@@ -90,3 +90,10 @@ def test_mad_by_hand_on_four_nodes():
     with_zero_row = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])  # zero row: distance 1
     assert mad(with_zero_row) == pytest.approx((4 + 2 * (1 - 1 / math.sqrt(2))) / 6, rel=1e-12)
     assert mad(torch.ones(4, 3) * torch.tensor([1.0, 2.0, 3.0])) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_effective_rank_of_an_overflowed_signal_is_nan_not_a_crash():
+    """A 256-block residual model without a bound overflows at init: its diagnostics must still be made."""
+    x = torch.ones(4, 3)
+    x[1, 2] = float("inf")
+    assert math.isnan(effective_rank(x))

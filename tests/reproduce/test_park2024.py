@@ -121,3 +121,13 @@ def test_the_full_protocol_runs_gat_where_it_fits_and_every_seed_0_first():
     assert {spec.train.seed for spec in gcn} == set(range(experiment.FULL.seeds))
     seeds = [spec.train.seed for spec in specs]
     assert seeds == sorted(seeds) and all(spec.features == "protocol" for spec in specs)
+
+
+@pytest.mark.parametrize("deep_norm, passed, named", [(math.nan, True, "overflowed"), (0.0, False, "underflowed")])
+def test_a_residual_model_that_overflows_at_init_has_expanded_and_one_that_underflows_has_not(deep_norm, passed, named):
+    frame, initial, profiles = synthetic()
+    residual = initial["model"].map(variant_of) == "residual"
+    initial.loc[residual & (initial["depth"] == 4), "expansion"] = 50.0
+    initial.loc[residual & (initial["depth"] == 128), ["expansion", "grad_norm_first"]] = [math.nan, deep_norm]
+    claims = [c for c in check_claims(frame, initial, profiles, PROTOCOL) if c.statement.startswith("(2)")]
+    assert [c.passed for c in claims] == [passed, passed] and named in claims[0].evidence.split("128: ")[1]

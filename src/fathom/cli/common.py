@@ -23,9 +23,9 @@ console = Console()
 
 
 def default_out(command: str, dataset: str) -> Path:
-    """``runs/<command>-<dataset>-<time>-<4 random hex digits>``: two runs started in the same
+    """``runs/<command>-<dataset>-<time>-<8 random hex digits>``: two runs started in the same
     second get different directories."""
-    return Path("runs") / f"{command}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    return Path("runs") / f"{command}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
 
 
 CONFIG_FIELDS = tuple(f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls))

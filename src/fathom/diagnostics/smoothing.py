@@ -92,8 +92,11 @@ def mad(x: Tensor) -> float:
 def effective_rank(x: Tensor) -> float:
     """``exp(H(p))`` with ``p_i = s_i / sum s`` the normalised singular values (Roy & Vetterli 2007).
 
-    Between 1 (rank one) and ``min(N, d)`` (all singular values equal); 0 for ``X = 0``.
+    Between 1 (rank one) and ``min(N, d)`` (all singular values equal); 0 for ``X = 0``; NaN when
+    ``X`` holds a non-finite entry (an overflowed signal has no spectrum).
     """
+    if not bool(torch.isfinite(x).all()):
+        return math.nan
     singular = torch.linalg.svdvals(x.double())
     total = singular.sum()
     if total <= 0:

@@ -184,10 +184,19 @@ def curve_height(values: pd.Series) -> float:
     return float(values.clip(lower=FLOAT32_FLOOR).map(math.log10).mean())
 
 
-def _expansion_text(ratio: float) -> str:
-    if math.isnan(ratio):
-        return "undefined (the forward signal underflowed, so G_1 = G_L = 0)"
-    return f"{ratio:.3g}"
+def _expansion_text(initial: pd.DataFrame, model: str, depth: int) -> str:
+    """The expansion at init, or why it has no value: the forward signal overflowed (the gradients
+    are NaN) or underflowed (``G_1 = G_L = 0``)."""
+    ratio = _at(initial, model, depth, "expansion")
+    if not math.isnan(ratio):
+        return f"{ratio:.3g}"
+    if math.isnan(_at(initial, model, depth, "grad_norm_first")):
+        return "overflowed (the forward signal reached inf, the gradients are NaN)"
+    return "undefined (the forward signal underflowed, so G_1 = G_L = 0)"
+
+
+def _overflowed(initial: pd.DataFrame, model: str, depth: int) -> bool:
+    return math.isnan(_at(initial, model, depth, "grad_norm_first"))
 
 
 def _at(table: pd.DataFrame, model: str, depth: int, column: str) -> float:
@@ -243,7 +252,7 @@ def _bounded_claim(frame: pd.DataFrame, initial: pd.DataFrame, protocol: Protoco
         + ("gap to the best shallow model: " + ", ".join(f"{d}/L={depth} {gap * 100:+.1f} points"
                                                           for d, depth, gap in gaps)
            if gaps else "no depth >= 128 in this protocol")
-        + f"; expansion ||G_1||/||G_L|| at init, depth {deepest}: {_expansion_text(_at(initial, name, deepest, 'expansion'))}")
+        + f"; expansion ||G_1||/||G_L|| at init, depth {deepest}: {_expansion_text(initial, name, deepest)}")
 
 
 def _activation_claim(profiles: pd.DataFrame, protocol: Protocol) -> Claim:
@@ -269,11 +278,15 @@ def check_claims(frame: pd.DataFrame, initial: pd.DataFrame, profiles: pd.DataFr
     accuracy = frame.groupby(["dataset", "model", "depth"])["test_acc_at_best_val"].mean()
     claims = [_oversmoothing_claim(frame, initial, protocol, family, accuracy) for family in protocol.families]
     for family in protocol.families:
-        growth = [_at(initial, f"{family} residual", d, "expansion") for d in protocol.depths]
+        name = f"{family} residual"
+        growth = [_at(initial, name, d, "expansion") for d in protocol.depths]
+        # a depth whose forward signal overflowed at init expanded past float32; judge the deepest finite one
+        judged = [g for d, g in zip(protocol.depths, growth) if not math.isnan(g) or not _overflowed(initial, name, d)]
         claims.append(Claim(
             f"(2) residual {family} without normalisation: gradient norms grow with depth (expansion)",
-            growth[-1] > EXPANSION_GROWTH * growth[0] and growth[-1] > EXPANSION_GROWTH,
-            "||G_1||/||G_L|| at init by depth " + ", ".join(f"{d}: {g:.3g}" for d, g in zip(protocol.depths, growth))))
+            bool(judged) and judged[-1] > EXPANSION_GROWTH * growth[0] and judged[-1] > EXPANSION_GROWTH,
+            "||G_1||/||G_L|| at init by depth " + ", ".join(f"{d}: {_expansion_text(initial, name, d)}"
+                                                             for d in protocol.depths)))
     claims += [_bounded_claim(frame, initial, protocol, family, variant, accuracy)
                for family in protocol.families for variant in BOUNDED if f"{family} {variant}" in MODELS]
     claims.append(_activation_claim(profiles, protocol))
