@@ -71,3 +71,12 @@ def test_run_ids_keep_their_meaning_when_the_norm_bound_default_changed():
     assert frobenius.run_id != spectral.run_id
     unbounded = {RunSpec("cora", ModelConfig(norm="none", norm_bound=b), train).run_id for b in ("spectral", "frobenius")}
     assert len(unbounded) == 1
+
+
+def test_a_partitioned_run_in_a_sweep_is_refused_not_trained_full_batch():
+    """Sweep runs train full-batch; ``partitions`` must not be silently ignored there."""
+    from fathom.config import ConfigError, ModelConfig, TrainConfig
+    from fathom.sweep import RunSpec
+
+    with pytest.raises(ConfigError, match="partitions=4: sweep runs train full-batch"):
+        RunSpec("karate", ModelConfig(depth=2, width=8), TrainConfig(partitions=4))

@@ -20,7 +20,6 @@ from torch_geometric.utils import remove_self_loops, subgraph, to_undirected
 from ..config import PARTITION_METHODS
 
 
-
 class PartitionError(ValueError):
     """A partition that cannot be made (too few or too many parts, or too few processes for them), or a
     setting a multi-process run cannot honour (checkpoints)."""

@@ -104,7 +104,8 @@ class Protocol:
         return self.gat_seeds if family == "GAT" and self.gat_seeds is not None else self.seeds
 
 
-# GAT costs ~2.3x GCN per block on Cora, more on Chameleon's 36k edges: with 2 seeds of GCN on three
+# A GAT epoch takes a median 1.9x a GCN's on Cora (2.2x from 32 blocks; the seed-0 runs of this
+# protocol), more on Chameleon's 36k edges: with 2 seeds of GCN on three
 # datasets, GAT runs on Cora with one seed, so that the full run fits about 2 hours on 2 cores.
 FULL = Protocol()
 QUICK = Protocol(datasets=("cora", "csbm"), depths=(2, 8, 32, 128), seeds=1, gat_datasets=None, epochs=150,
@@ -415,7 +416,7 @@ def render_report(frame: pd.DataFrame, beyond: pd.DataFrame | None, initial: pd.
         f"seed{'s' if protocol.seeds > 1 else ''}, not 10"
         + ("" if protocol.datasets_of("GAT") == protocol.datasets and protocol.seeds_of("GAT") == protocol.seeds
            else f"; GAT on {', '.join(protocol.datasets_of('GAT'))} only, with {protocol.seeds_of('GAT')} "
-                f"seed{'s' if protocol.seeds_of('GAT') > 1 else ''} (it costs ~2.3x GCN per block on Cora)")
+                f"seed{'s' if protocol.seeds_of('GAT') > 1 else ''} (a GAT epoch takes ~2x a GCN's on Cora)")
         + ": "
         "the full run must fit about 2 hours on 2 cores. The paper's bound: "
         "W <- W / max(1, ||W||_F / 0.999) on each branch weight (GAT: the mean of the heads' norms). Spectral: "

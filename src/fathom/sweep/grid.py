@@ -67,6 +67,9 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         check_choice("features", self.features, FEATURES)
+        if self.train.partitions > 1:
+            raise ConfigError(f"partitions={self.train.partitions}: sweep runs train full-batch on one process; "
+                              "partitioned training runs one at a time (train_node_classifier)")
         if self.split == "random":
             object.__setattr__(self, "split", RANDOM_SPLIT)
         elif isinstance(self.split, list):

@@ -61,7 +61,7 @@ def train_node_classifier(
     if train_config.partitions > 1 or launched_by_torchrun():
         if record_every is not None or isinstance(data, GraphClassification):
             raise PartitionError("partitioned training takes one graph's nodes, without per-layer recording: "
-                             "leave partitions=1 (and run one process) to record layers or classify graphs")
+                                 "leave partitions=1 (and run one process) to record layers or classify graphs")
         return train_partitioned(model_config, train_config, data, out, progress=progress, data_info=data_info,
                                  checkpoint_every=checkpoint_every, resume=resume, tensorboard=tensorboard)
     task = data if isinstance(data, GraphClassification) else NodeClassification(data)
