@@ -223,3 +223,21 @@ def test_partition_errors_are_one_line_in_flag_wording(tmp_path, monkeypatch):
     assert result.exit_code == 1, result.output
     assert "pip install pymetis" in result.output and "--partition-method random" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_park2024_issue_command_trains_what_the_reproduction_checks(tmp_path):
+    """Check (5) of ``fathom reproduce park2024`` trains the issue's ``fathom train`` command in
+    process: the CLI given that command line must build the same model and training configuration
+    (and ``--norm weight`` the paper's Frobenius bound)."""
+    from fathom.reproduce.park2024 import FULL, command_configs, command_line_of
+
+    protocol = dataclasses.replace(FULL, command_dataset="csbm", command_epochs=2)
+    out = tmp_path / "run"
+    flags = command_line_of(protocol, 4).split()[2:]
+    result = runner.invoke(app, ["train", *flags, "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    model, train = command_configs(protocol, 4)
+    assert config["model"] == model.to_dict() and config["model"]["norm_bound"] == "frobenius"
+    assert config["train"] == train.to_dict()
+    assert config["data"]["split"] == "random"

@@ -1,3 +1,4 @@
+import json
 import math
 
 import pandas as pd
@@ -79,10 +80,14 @@ def test_an_underflowed_similarity_counts_at_the_float32_floor():
 def test_tiny_end_to_end_run_writes_the_report(tmp_path):
     """Two seeds in the protocol, the report on the first (``seeds=1``, a run in steps): one run per cell."""
     tiny = Protocol(datasets=("karate",), depths=(2, 4), seeds=2, gat_seeds=None, epochs=6, patience=3, width=8,
-                    diagnostic_depth=4, activation_depth=4)
+                    diagnostic_depth=4, activation_depth=4, command_dataset="karate", command_depths=(2, 4),
+                    command_epochs=3)
     report = experiment.run(tmp_path, protocol=tiny, progress=False, seeds=1).read_text()
     assert "; 1 seed; depths" in report
-    assert report.count("**PASS**") + report.count("**FAIL**") == 2 + 2 + len(BOUNDED_MODELS) + 1
+    assert report.count("**PASS**") + report.count("**FAIL**") == 2 + 2 + len(BOUNDED_MODELS) + 1 + 1
+    assert "(5) the issue's command `fathom train --dataset karate" in report
+    command_run = tmp_path / "command" / "depth-4" / "summary.json"
+    assert json.loads(command_run.read_text())["epochs_run"] == 3
     for figure in ("accuracy_vs_depth", "expansion_vs_depth", "gradient_similarity_by_activation",
                    "gradients_by_layer"):
         assert (tmp_path / f"{figure}.png").is_file() and f"({figure}.png)" in report
@@ -95,9 +100,25 @@ def test_tiny_end_to_end_run_writes_the_report(tmp_path):
     grid_header = "| dataset | model | depth 2 | depth 4 |"
     grid_models = [line.split("|")[2].strip() for line in report.split(grid_header)[1].splitlines()[2:2 + len(MODELS)]]
     assert grid_models == list(MODELS)
+    trained_at = command_run.stat().st_mtime_ns
     again = experiment.run(tmp_path, protocol=tiny, progress=False, report_only=True).read_text()  # both seeds
     assert f"Finished runs: {len(MODELS) * 2} of the {len(MODELS) * 4} planned" in again
     assert len(pd.read_csv(tmp_path / "sweep" / "results.csv")) == len(MODELS) * 2  # nothing trained
+    assert "(5) the issue's command" in again and command_run.stat().st_mtime_ns == trained_at
+
+
+@pytest.mark.parametrize(("deep_accuracy", "deep_loss", "passed"), [
+    (0.69, 0.5, True),  # 2 points below depth 2
+    (0.66, 0.5, False),  # 5 points below
+    (0.70, 2.0, False),  # the training loss never fell
+])
+def test_the_issue_command_check_needs_the_deep_run_trained_and_within_three_points(deep_accuracy, deep_loss, passed):
+    summary = {"diverged": False, "initial_train_loss": 1.8}
+    summaries = {2: {**summary, "test_acc_at_best_val": 0.71, "final_train_loss": 0.1},
+                 256: {**summary, "test_acc_at_best_val": deep_accuracy, "final_train_loss": deep_loss}}
+    claim = experiment.command_claim(summaries, experiment.FULL)
+    assert claim.passed is passed
+    assert "--depth 256 --residual plain --norm weight`" in claim.statement
 
 
 def test_each_model_is_named_back_from_its_row_and_the_bounds_are_the_ones_stated():

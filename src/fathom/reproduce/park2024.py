@@ -16,11 +16,14 @@ weight bound, and ours, not the paper's: residual + layer bound (GCN only: a fix
 ``1/sqrt(L)``. Gradient diagnostics at initialisation (expansion ``||G_1||/||G_L||``, ``mu(G_1)``
 and our ratio ``mu(G_1)/||G_1||``, which tells oversmoothing from vanishing), and the paper's
 teaser: ``mu(G_k)`` per layer of a 128-block vanilla model under ReLU, GELU and LeakyReLU(0.8).
+Last, the issue's own check: ``fathom train`` with Fathom's block and the Frobenius bound at 256
+blocks against 2 on CiteSeer (:func:`command_line_of`).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, replace
@@ -37,6 +40,7 @@ from ..report.plots import plot_against_depth, save_figure
 from ..runs import environment, write_atomic, write_json
 from ..runtime import progress_bar
 from ..sweep import ResultStore, expand, run_sweep
+from ..train import train_node_classifier
 from .common import choose_protocol, command_line, require_datasets
 
 PAPER_BOUND = {"norm": "weight", "norm_bound": "frobenius"}
@@ -68,6 +72,7 @@ EXPANSION_GROWTH = 10.0  # claim (2): expansion at the deepest model above 10 an
 ACCURACY_MARGIN = 0.02  # claim (3): within 2 points of the family's best shallow (<= 4 blocks) model
 COLLAPSE = 1e-2  # claim (1): a quantity "collapses" when it falls below 1e-2 of its shallowest value
 FLOAT32_FLOOR = 1e-45  # the smallest float32 subnormal: an underflowed mu counts as this in claim (4)
+COMMAND_MARGIN = 0.03  # check (5): the issue's command at its deepest within 3 points of its shallowest
 
 
 def family_of(model: str) -> str:
@@ -94,6 +99,9 @@ class Protocol:
     activation_depth: int = 128
     beyond_depths: tuple[int, ...] = (512, 1024)
     beyond_epochs: int = 100
+    command_dataset: str | None = "citeseer"  # check (5), the issue's `fathom train` command; None: skipped
+    command_depths: tuple[int, int] = (2, 256)
+    command_epochs: int = 200
 
     def datasets_of(self, family: str) -> tuple[str, ...]:
         if family == "GAT" and self.gat_datasets is not None:
@@ -109,7 +117,7 @@ class Protocol:
 # datasets, GAT runs on Cora with one seed, so that the full run fits about 2 hours on 2 cores.
 FULL = Protocol()
 QUICK = Protocol(datasets=("cora", "csbm"), depths=(2, 8, 32, 128), seeds=1, gat_datasets=None, epochs=150,
-                 patience=30, diagnostic_depth=32, activation_depth=32)
+                 patience=30, diagnostic_depth=32, activation_depth=32, command_dataset=None)
 
 
 def model_config(protocol: Protocol, variant: dict, depth: int = 2) -> ModelConfig:
@@ -294,6 +302,60 @@ def check_claims(frame: pd.DataFrame, initial: pd.DataFrame, profiles: pd.DataFr
     return claims
 
 
+def command_line_of(protocol: Protocol, depth: int) -> str:
+    """The issue's ``fathom train`` command: Fathom's own block (pre-activation, ``gnn_he``, ``a = 0.5``)
+    with plain residuals and ``--norm weight``, whose bound defaults to the paper's Frobenius one."""
+    return (f"fathom train --dataset {protocol.command_dataset} --split random --seed 0 --width {protocol.width} "
+            f"--epochs {protocol.command_epochs} --lr {protocol.lr} --depth {depth} --residual plain --norm weight")
+
+
+def command_configs(protocol: Protocol, depth: int) -> tuple[ModelConfig, TrainConfig]:
+    """What :func:`command_line_of` trains: the flags over the defaults of ``ModelConfig`` and
+    ``TrainConfig`` (``tests/cli`` checks that the CLI builds the same)."""
+    return (ModelConfig(width=protocol.width, depth=depth, residual="plain", norm="weight"),
+            TrainConfig(epochs=protocol.command_epochs, lr=protocol.lr, seed=0))
+
+
+def run_command_check(protocol: Protocol, out: Path, data_root: str | None, progress: bool,
+                      train: bool = True) -> dict[int, dict]:
+    """Train the issue's command at each of ``protocol.command_depths`` into ``out/command/depth-<L>``
+    (a finished run is read back, not retrained; ``train=False`` only reads); ``{depth: summary.json}``."""
+    summaries = {}
+    for depth in protocol.command_depths:
+        run_dir = out / "command" / f"depth-{depth}"
+        done = run_dir / "summary.json"
+        if done.is_file() and not json.loads(done.read_text()).get("interrupted"):
+            summaries[depth] = json.loads(done.read_text())
+            continue
+        if not train:
+            continue
+        data = load_dataset(protocol.command_dataset, data_root, seed=0, split="random")
+        model, train_config = command_configs(protocol, depth)
+        summaries[depth] = train_node_classifier(
+            model, train_config, data, run_dir, progress=progress,
+            data_info={"dataset": protocol.command_dataset, "split": "random", "features": "raw",
+                       "command": command_line_of(protocol, depth)}).summary
+    return summaries
+
+
+def command_claim(summaries: dict[int, dict], protocol: Protocol) -> Claim:
+    """Check (5): the issue's command at the deepest depth trains and tests within
+    :data:`COMMAND_MARGIN` of the shallowest."""
+    shallow, deep = (summaries[d] for d in protocol.command_depths)
+    gap = shallow["test_acc_at_best_val"] - deep["test_acc_at_best_val"]
+    trained = not deep["diverged"] and deep["final_train_loss"] < deep["initial_train_loss"]
+    depth_of = dict(zip(("shallow", "deep"), protocol.command_depths))
+    return Claim(
+        f"(5) the issue's command `{command_line_of(protocol, depth_of['deep'])}` (Fathom's pre-activation gnn_he "
+        f"block, a = 0.5, with the paper's Frobenius bound) stays within {COMMAND_MARGIN * 100:.0f} points of the "
+        f"same command with --depth {depth_of['shallow']}",
+        trained and gap <= COMMAND_MARGIN,
+        ("did not train (diverged, or the training loss never fell); " if not trained else "")
+        + f"test accuracy at best validation: depth {depth_of['deep']} {deep['test_acc_at_best_val']:.4f}, depth "
+          f"{depth_of['shallow']} {shallow['test_acc_at_best_val']:.4f} (gap {gap * 100:+.1f} points); training loss "
+          f"{deep['initial_train_loss']:.3f} -> {deep['final_train_loss']:.3f} at depth {depth_of['deep']}")
+
+
 def plot_activation_profiles(profiles: pd.DataFrame, path: Path, protocol: Protocol) -> Path:
     """The teaser figure: ``mu(G_k)`` against layer ``k``, a panel per dataset, a colour per activation,
     solid GCN and dashed GAT."""
@@ -360,6 +422,10 @@ def run(out: str | Path, quick: bool = False, data_root: str | None = None, work
     layers = {name: measure_at_init(model_config(protocol, variant, protocol.diagnostic_depth), data, [0])
               for name, variant in models.items()}
     claims = check_claims(frame, initial, profiles, protocol)
+    if protocol.command_dataset is not None:
+        summaries = run_command_check(protocol, out, data_root, progress, train=not report_only)
+        if len(summaries) == len(protocol.command_depths):
+            claims.append(command_claim(summaries, protocol))
 
     panels = frame.assign(panel=frame["model"].map(family_of) + " / " + frame["dataset"],
                           model=frame["model"].map(variant_of))
