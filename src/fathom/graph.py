@@ -37,6 +37,7 @@ import math
 import warnings
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -79,6 +80,18 @@ def _csr(rows: Tensor, cols: Tensor, values: Tensor, n: int) -> Tensor:
         warnings.filterwarnings("ignore", message="Sparse invariant checks")
         coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, (n, n))
         return coo.coalesce().to_sparse_csr()
+
+
+def _largest_symmetric_eigenvalue(rows: Tensor, cols: Tensor, values: Tensor, n: int) -> float:
+    """Largest eigenvalue of the symmetric ``n x n`` matrix with these entries (its Perron root when
+    they are non-negative), by Lanczos (ARPACK), to machine precision."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.linalg import eigsh
+
+    matrix = coo_matrix((values.numpy(), (rows.numpy(), cols.numpy())), shape=(n, n)).tocsr()
+    if n < 3:  # ARPACK needs k < n - 1 Lanczos vectors to spare
+        return float(np.linalg.eigvalsh(matrix.toarray()).max())
+    return float(eigsh(matrix, k=1, which="LA", return_eigenvectors=False)[0])
 
 
 class _Propagate(torch.autograd.Function):
@@ -294,7 +307,9 @@ class AggregationOperator:
     def _block_roots(self, strong: Tensor, count: int, tol: float, max_iter: int) -> tuple[Tensor, Tensor]:
         """Lower and upper bounds on the Perron root of each strongly connected component's block of
         ``A``: exact (dense eigenvalues, both bounds equal) for blocks of up to
-        :data:`DENSE_COMPONENT_LIMIT` nodes, Collatz-Wielandt brackets of a power iteration for the rest."""
+        :data:`DENSE_COMPONENT_LIMIT` nodes; for larger ones, Lanczos when ``A`` is symmetric (exact
+        too), else Collatz-Wielandt brackets of a power iteration, which can crawl when a block's two
+        leading eigenvalues nearly tie (a graph of two loosely joined clusters)."""
         inside = strong[self._rows] == strong[self._cols]
         rows, cols, values = self._rows[inside], self._cols[inside], self._base_values[inside]
         sizes = torch.bincount(strong, minlength=count)
@@ -318,7 +333,12 @@ class AggregationOperator:
             root = (torch.linalg.eigvalsh(block).max() if self.is_symmetric
                     else torch.linalg.eigvals(block).abs().max())
             lower[component] = upper[component] = float(root)
-        if large.any():
+        if large.any() and self.is_symmetric:
+            for component in large.nonzero().flatten().tolist():
+                edges = edge_order[(edge_ends[component - 1] if component else 0):edge_ends[component]]
+                lower[component] = upper[component] = _largest_symmetric_eigenvalue(
+                    local[rows[edges]], local[cols[edges]], values[edges], int(sizes[component]))
+        elif large.any():
             blocks = _csr(rows, cols, values, self.num_nodes)
             x = torch.ones(self.num_nodes, 1, dtype=torch.float64)
             for _ in range(max_iter):
