@@ -287,6 +287,9 @@ class TrainConfig(Config):
     ``partitions``: with ``K > 1``, Cluster-GCN training (Chiang et al. 2019): one step per part of
     a ``partition_method`` partition, on the part's induced subgraph (:mod:`fathom.train.distributed`);
     ``parts_per_step`` parts drawn together per step keep the edges between them.
+    ``lr_step``: a step schedule, the learning rate of epoch ``e`` (from 1) being
+    ``lr * lr_gamma ** ((e - 1) // lr_step)`` (Xu et al. 2019 halve GIN's every 50 epochs); ``None``
+    keeps ``lr`` throughout.
     """
 
     epochs: int = option(100, "Training epochs.", low=1)
@@ -305,9 +308,15 @@ class TrainConfig(Config):
                                     "between them (Cluster-GCN's stochastic multiple partitions).", low=1)
     partition_method: str = option("metis", "How to split the graph: metis (needs pymetis) or random.",
                                    choices=PARTITION_METHODS)
+    lr_step: int | None = option(None, "Multiply the learning rate by lr_gamma every this many epochs (a step "
+                                       "schedule; GIN's paper halves it every 50).", low=1)
+    lr_gamma: float = option(0.5, "The step schedule's factor (with lr_step).")
 
     def __post_init__(self) -> None:
         check_number("epochs", self.epochs, 1, integer=True)
+        if self.lr_step is not None:
+            check_number("lr_step", self.lr_step, 1, integer=True)
+        check_number("lr_gamma", self.lr_gamma, 0.0, 1.0, low_open=True)
         if self.patience is not None:
             check_number("patience", self.patience, 1, integer=True)
         check_number("lr", self.lr, 0.0, low_open=True)

@@ -137,3 +137,31 @@ def test_block_weight_decay_penalises_the_message_passing_parameters_only():
     assert len(single) == 1 and single[0]["weight_decay"] == 5e-4
     with pytest.raises(ConfigError, match="message_passing_parameters"):
         parameter_groups(torch.nn.Linear(2, 2), TrainConfig(block_weight_decay=1e-2))
+
+
+def test_the_step_schedule_sets_each_epochs_learning_rate(monkeypatch):
+    """lr_step=3, lr_gamma=0.5: epochs 1-3 at lr, 4-6 at lr/2, 7 at lr/4, read off the optimizer at
+    every step (karate is full batch: one step per epoch); without lr_step, lr throughout."""
+    seen: list[float] = []
+
+    class RecordingAdam(torch.optim.Adam):
+        def step(self, closure=None):
+            seen.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
+    data = load_dataset("karate")
+    for config, expected in ((TrainConfig(epochs=7, lr=0.01, lr_step=3, device="cpu"),
+                              [0.01] * 3 + [0.005] * 3 + [0.0025]),
+                             (TrainConfig(epochs=4, lr=0.01, device="cpu"), [0.01] * 4)):
+        seen.clear()
+        torch.manual_seed(0)
+        fit(DeepGNN.for_graph(ModelConfig(depth=2, width=8), data, 4), NodeClassification(data), config,
+            progress=False)
+        assert seen == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("field, value", [("lr_step", 0), ("lr_step", 2.5), ("lr_gamma", 0.0), ("lr_gamma", 1.5)])
+def test_an_impossible_step_schedule_is_refused(field, value):
+    with pytest.raises(ConfigError, match=field):
+        TrainConfig(**{field: value})

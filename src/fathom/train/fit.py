@@ -113,6 +113,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
         bar_task = bar.add_task("train", total=config.epochs, completed=first_epoch - 1, status="")
         try:
             for epoch in range(first_epoch, config.epochs + 1):
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(config, epoch)
                 start = time.perf_counter()
                 losses, train_metrics, kind = train_epoch(model, task, optimizer, limit)
                 if kind is not None:
@@ -148,6 +150,16 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
         write_csv(out_dir / "metrics.csv", history, columns)
         write_json(out_dir / "summary.json", summary)
     return RunResult(history, summary, model, out_dir)
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """The learning rate of ``epoch`` (from 1): ``lr * lr_gamma ** ((epoch - 1) // lr_step)``, or ``lr``.
+
+    A function of the epoch alone, so a resumed run picks up the schedule where it stopped.
+    """
+    if config.lr_step is None:
+        return config.lr
+    return config.lr * config.lr_gamma ** ((epoch - 1) // config.lr_step)
 
 
 def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
