@@ -441,8 +441,7 @@ class GINParams(Config):
     concatenating jumping-knowledge readout of the GINConv layers (not the input) and its output
     layer act on node features, which the graph task then sums per graph (equal to the output layer
     on the summed features, biases aside); PyG applies the dropout to node features after every
-    layer; width 64 on every dataset; a constant learning rate (the paper's halving schedule is not
-    reproduced)."""
+    layer; width 64 on every dataset; the paper's schedule (``lr_step`` 50, ``lr_gamma`` 0.5)."""
 
     depth: int = option(5, "Number of GINConv layers.", low=1)
     width: int = option(64, "Hidden width of every MLP.", low=1)
@@ -454,7 +453,7 @@ class GINParams(Config):
 
 
 @register_model("gin", GINParams, "PyG's GIN (Xu et al. 2019), GIN-0 with batch norm and a jumping-knowledge "
-                "readout", training={"lr": 0.01, "weight_decay": 0.0, "epochs": 350})
+                "readout", training={"lr": 0.01, "lr_step": 50, "lr_gamma": 0.5, "weight_decay": 0.0, "epochs": 350})
 def build_gin(params: GINParams, data: Data, out_channels: int) -> nn.Module:
     return GIN(data.num_features, params.width, params.depth, out_channels, dropout=params.dropout,
                norm="batch_norm", jk="cat", train_eps=False)
