@@ -7,12 +7,14 @@ trained by `fathom.train.train_partitioned` with METIS parts. `memory`: one fres
 evaluation). `scaling`: `torchrun --nproc-per-node P` per P, the median training-pass time per
 epoch (evaluation excluded) and each process's peak RSS. `accuracy`: a small CSBM (3,000 nodes,
 10 classes, the same degree and signal), full batch against K parts, test accuracy at the best
-validation epoch, per seed.
+validation epoch, per seed, with the share of edges the parts keep and the edge homophily of the
+kept and the cut edges.
 
     python bench/partitioned.py memory [--depth 64] [--parts 1 4 16] [--epochs 1] [--part-eval]
     python bench/partitioned.py scaling [--depth 64] [--parts 16] [--processes 1 2] [--epochs 2] [--part-eval]
     python bench/partitioned.py accuracy [--depth 16] [--parts 8] [--per-step 1] [--seeds 0 1 2] [--epochs 100]
                                          [--method metis|random] [--lr 0.005] [--no-full-batch]
+                                         [--part-eval]
 """
 
 from __future__ import annotations
@@ -52,10 +54,28 @@ def train(arguments: dict, data) -> dict:
             "test_acc": result.summary["test_acc_at_best_val"], "best_val_acc": result.summary["best_val_acc"]}
 
 
+def cut_statistics(data, parts: int, method: str, seed: int) -> dict:
+    """The share of edges inside parts, and the edge homophily (PyG's ``homophily``, Zhu et al. 2020)
+    of the whole graph, of the edges the parts keep and of those they cut."""
+    from torch_geometric.utils import homophily
+
+    from fathom.data.partition import partition_nodes
+
+    assignment = partition_nodes(data, parts, method, seed)
+    kept = assignment[data.edge_index[0]] == assignment[data.edge_index[1]]
+    return {"kept_edges": float(kept.float().mean()),
+            "homophily": float(homophily(data.edge_index, data.y, method="edge")),
+            "homophily_kept": float(homophily(data.edge_index[:, kept], data.y, method="edge")),
+            "homophily_cut": float(homophily(data.edge_index[:, ~kept], data.y, method="edge"))
+            if not kept.all() else None}
+
+
 def worker(arguments: dict) -> dict:
     if arguments["kind"] == "accuracy":
         data = graph(3000, 10, arguments["seed"])
-        return {**arguments, **train(arguments, data)}
+        cut = cut_statistics(data, arguments["parts"], arguments["method"], arguments["seed"]) \
+            if arguments["parts"] > 1 else {}
+        return {**arguments, **cut, **train(arguments, data)}
     start = time.perf_counter()
     data = graph(NODES, CLASSES)
     build = time.perf_counter() - start
@@ -131,9 +151,11 @@ def main() -> None:
                 rows.append(in_fresh_process(__file__, {"kind": "accuracy", "depth": args.depth or 16, "parts": parts,
                                                         "per_step": args.per_step if parts > 1 else 1,
                                                         "method": args.method, "lr": args.lr,
-                                                        "epochs": args.epochs or 100, "seed": seed}))
+                                                        "epochs": args.epochs or 100, "seed": seed,
+                                                        "full_evaluation": False if args.part_eval else None}))
                 print(json.dumps(rows[-1]), flush=True)
-        print(markdown(rows, ["seed", "parts", "per_step", "method", "lr", "depth", "epochs", "best_val_acc", "test_acc",
+        print(markdown(rows, ["seed", "parts", "per_step", "method", "lr", "full_evaluation", "depth", "epochs",
+                              "kept_edges", "homophily", "homophily_kept", "homophily_cut", "best_val_acc", "test_acc",
                               "epoch_s", "error"]))
 
 
