@@ -47,9 +47,10 @@ def train(arguments: dict, data) -> dict:
 
     model = ModelConfig(depth=arguments["depth"], width=64)
     config = TrainConfig(epochs=arguments["epochs"], lr=arguments.get("lr", 0.005), partitions=arguments["parts"],
-                         partition_method=arguments.get("method", "metis"), parts_per_step=arguments.get("per_step", 1), seed=arguments.get("seed", 0), device="cpu")
+                         partition_method=arguments.get("method", "metis"), parts_per_step=arguments.get("per_step", 1),
+                         partition_evaluation=arguments.get("evaluation", "auto"), seed=arguments.get("seed", 0), device="cpu")
     start = time.perf_counter()
-    result = train_partitioned(model, config, data, progress=False, full_evaluation=arguments.get("full_evaluation"))
+    result = train_partitioned(model, config, data, progress=False)
     return {"epoch_s": median([row["seconds"] for row in result.history]), "total_s": time.perf_counter() - start,
             "test_acc": result.summary["test_acc_at_best_val"], "best_val_acc": result.summary["best_val_acc"]}
 
@@ -131,15 +132,15 @@ def main() -> None:
         for parts in args.parts or [1, 4, 16]:
             rows.append(in_fresh_process(__file__, {"kind": "memory", "depth": args.depth or 64, "parts": parts,
                                                     "epochs": args.epochs or 1,
-                                                    "full_evaluation": False if args.part_eval else None}))
+                                                    "evaluation": "parts" if args.part_eval else "auto"}))
             print(json.dumps(rows[-1]), flush=True)
-        print(markdown(rows, ["parts", "depth", "epochs", "full_evaluation", "build_s", "epoch_s", "total_s", "peak_rss_mb", "error"]))
+        print(markdown(rows, ["parts", "depth", "epochs", "evaluation", "build_s", "epoch_s", "total_s", "peak_rss_mb", "error"]))
     elif args.kind == "scaling":
         for processes in args.processes:
             rows.append(under_torchrun(processes, {"kind": "scaling", "depth": args.depth or 64,
                                                    "parts": (args.parts or [16])[0], "epochs": args.epochs or 2,
                                                    "processes": processes,
-                                                   "full_evaluation": False if args.part_eval else None}))
+                                                   "evaluation": "parts" if args.part_eval else "auto"}))
             print(json.dumps(rows[-1]), flush=True)
         base = rows[0].get("epoch_s")
         for row in rows:
@@ -152,9 +153,9 @@ def main() -> None:
                                                         "per_step": args.per_step if parts > 1 else 1,
                                                         "method": args.method, "lr": args.lr,
                                                         "epochs": args.epochs or 100, "seed": seed,
-                                                        "full_evaluation": False if args.part_eval else None}))
+                                                        "evaluation": "parts" if args.part_eval else "auto"}))
                 print(json.dumps(rows[-1]), flush=True)
-        print(markdown(rows, ["seed", "parts", "per_step", "method", "lr", "full_evaluation", "depth", "epochs",
+        print(markdown(rows, ["seed", "parts", "per_step", "method", "lr", "evaluation", "depth", "epochs",
                               "kept_edges", "homophily", "homophily_kept", "homophily_cut", "best_val_acc", "test_acc",
                               "epoch_s", "error"]))
 

@@ -26,6 +26,7 @@ IOS = ("linear", "park")
 MEMORY_MODES = ("full", "checkpoint", "reversible")
 DEVICES = ("auto", "cpu", "cuda")
 PARTITION_METHODS = ("metis", "random")  # fathom.data.partition's
+PARTITION_EVALUATIONS = ("auto", "whole", "parts")
 
 
 class ConfigError(ValueError):
@@ -287,6 +288,9 @@ class TrainConfig(Config):
     ``partitions``: with ``K > 1``, Cluster-GCN training (Chiang et al. 2019): one step per part of
     a ``partition_method`` partition, on the part's induced subgraph (:mod:`fathom.train.distributed`);
     ``parts_per_step`` parts drawn together per step keep the edges between them.
+    ``partition_evaluation``: where a partitioned run evaluates, on the whole graph or part by part
+    (on the parts' induced subgraphs, the graph it trained on); ``auto``: the whole graph when one
+    forward pass over it fits in memory.
     ``lr_step``: a step schedule, the learning rate of epoch ``e`` (from 1) being
     ``lr * lr_gamma ** ((e - 1) // lr_step)`` (Xu et al. 2019 halve GIN's every 50 epochs); ``None``
     keeps ``lr`` throughout.
@@ -308,6 +312,9 @@ class TrainConfig(Config):
                                     "between them (Cluster-GCN's stochastic multiple partitions).", low=1)
     partition_method: str = option("metis", "How to split the graph: metis (needs pymetis) or random.",
                                    choices=PARTITION_METHODS)
+    partition_evaluation: str = option("auto", "With --partitions, evaluate on the whole graph (whole), part by "
+                                               "part on the graph trained on (parts), or whole when it fits (auto).",
+                                       choices=PARTITION_EVALUATIONS)
     lr_step: int | None = option(None, "Multiply the learning rate by lr_gamma every this many epochs (a step "
                                        "schedule; GIN's paper halves it every 50).", low=1)
     lr_gamma: float = option(0.5, "The step schedule's factor (with lr_step).")
@@ -328,6 +335,7 @@ class TrainConfig(Config):
         check_number("partitions", self.partitions, 1, integer=True)
         check_number("parts_per_step", self.parts_per_step, 1, self.partitions, integer=True)
         check_choice("partition_method", self.partition_method, PARTITION_METHODS)
+        check_choice("partition_evaluation", self.partition_evaluation, PARTITION_EVALUATIONS)
 
 
 def parse_overrides(spec: str, cls: type = ModelConfig) -> dict[str, Any]:

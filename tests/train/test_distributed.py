@@ -81,6 +81,18 @@ def test_part_by_part_evaluation_counts_every_node_once(graph):
     assert by_part == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("evaluation", ["whole", "parts"])
+def test_the_run_evaluates_where_partition_evaluation_says(graph, evaluation):
+    model = ModelConfig(depth=2, width=8)
+    train = TrainConfig(epochs=2, partitions=4, partition_method="random", partition_evaluation=evaluation)
+    result = train_partitioned(model, train, graph, progress=False)
+    parts = partition(graph, 4, "random", seed=0)
+    scores = {name: PartitionedNodeClassification(graph, parts, operator_of(model), full_evaluation=name == "whole")
+              .evaluate(result.model)["test_acc"] for name in ("whole", "parts")}
+    assert abs(scores["whole"] - scores["parts"]) > 0.02  # else the check below could not tell them apart
+    assert result.history[-1]["test_acc"] == pytest.approx(scores[evaluation])
+
+
 def test_partitioned_training_learns(graph):
     result = train_partitioned(ModelConfig(depth=4, width=16), TrainConfig(epochs=30, lr=0.01, partitions=4,
                                                                           partition_method="random"),
@@ -94,6 +106,8 @@ def test_bad_partition_settings_name_the_field(graph):
         TrainConfig(partitions=0)
     with pytest.raises(ValueError, match="partition_method"):
         TrainConfig(partition_method="spectral")
+    with pytest.raises(ValueError, match="partition_evaluation"):
+        TrainConfig(partition_evaluation="sampled")
     with pytest.raises(ValueError, match="partitions=241 exceeds"):
         train_partitioned(ModelConfig(depth=2), TrainConfig(partitions=241, partition_method="random"), graph)
     with pytest.raises(ValueError, match="per-layer recording"):

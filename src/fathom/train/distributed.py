@@ -86,13 +86,12 @@ def train_partitioned(
     checkpoint_every: int | None = None,
     resume: bool = False,
     tensorboard: str | Path | None = None,
-    full_evaluation: bool | None = None,
 ) -> RunResult:
     """Train a DeepGNN on ``data``'s training nodes, one step per part of ``train_config.partitions``
     parts, data-parallel when launched by ``torchrun`` (see the module docstring).
 
-    ``full_evaluation``: evaluate on the whole graph (``True``) or part by part (``False``); by
-    default on the whole graph when one forward pass over it fits in the device's free memory.
+    It evaluates on the whole graph or part by part as ``train_config.partition_evaluation`` says
+    (``auto``: the whole graph when one forward pass over it fits in the device's free memory).
     A model whose training step on the largest part would not fit is refused before it is built
     (:class:`~fathom.train.memory.InsufficientMemoryError`). Checkpoints need one process.
     """
@@ -110,8 +109,10 @@ def train_partitioned(
         classes = num_classes(data)
         parts = shared_partition(data, train_config, device)
         check_fits(model_config, max(parts, key=lambda part: part.num_nodes), classes, device)
-        if full_evaluation is None:
+        if train_config.partition_evaluation == "auto":
             full_evaluation = evaluation_fits(model_config, data, classes, device)
+        else:
+            full_evaluation = train_config.partition_evaluation == "whole"
         task = PartitionedNodeClassification(data, parts, lambda graph: DeepGNN.graph_operator(model_config, graph),
                                              full_evaluation=full_evaluation, parts_per_step=train_config.parts_per_step)
         roots = task.perron_roots()
