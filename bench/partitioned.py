@@ -14,7 +14,7 @@ kept and the cut edges.
     python bench/partitioned.py scaling [--depth 64] [--parts 16] [--processes 1 2] [--epochs 2] [--part-eval]
     python bench/partitioned.py accuracy [--depth 16] [--parts 8] [--per-step 1] [--seeds 0 1 2] [--epochs 100]
                                          [--method metis|random] [--lr 0.005] [--no-full-batch]
-                                         [--part-eval]
+                                         [--part-eval] [--dataset cora --data-root ../shared/datasets]
 """
 
 from __future__ import annotations
@@ -73,7 +73,12 @@ def cut_statistics(data, parts: int, method: str, seed: int) -> dict:
 
 def worker(arguments: dict) -> dict:
     if arguments["kind"] == "accuracy":
-        data = graph(3000, 10, arguments["seed"])
+        if arguments.get("dataset"):
+            from fathom.data import load_dataset
+
+            data = load_dataset(arguments["dataset"], arguments.get("data_root"), normalize="protocol")
+        else:
+            data = graph(3000, 10, arguments["seed"])
         cut = cut_statistics(data, arguments["parts"], arguments["method"], arguments["seed"]) \
             if arguments["parts"] > 1 else {}
         return {**arguments, **cut, **train(arguments, data)}
@@ -118,6 +123,9 @@ def main() -> None:
     parser.add_argument("--per-step", type=int, default=1, help="parts per step (accuracy)")
     parser.add_argument("--method", choices=("metis", "random"), default="metis", help="partition method (accuracy)")
     parser.add_argument("--lr", type=float, default=0.005, help="Adam learning rate (accuracy)")
+    parser.add_argument("--dataset", help="a registry dataset with its standard split instead of the small CSBM "
+                                          "(accuracy)")
+    parser.add_argument("--data-root", help="where --dataset's files are (default: FATHOM_DATA)")
     parser.add_argument("--no-full-batch", action="store_true", help="skip the K = 1 reference (accuracy)")
     args = parser.parse_args()
     flush_subnormals()
@@ -153,9 +161,10 @@ def main() -> None:
                                                         "per_step": args.per_step if parts > 1 else 1,
                                                         "method": args.method, "lr": args.lr,
                                                         "epochs": args.epochs or 100, "seed": seed,
-                                                        "evaluation": "parts" if args.part_eval else "auto"}))
+                                                        "evaluation": "parts" if args.part_eval else "auto",
+                                                        "dataset": args.dataset, "data_root": args.data_root}))
                 print(json.dumps(rows[-1]), flush=True)
-        print(markdown(rows, ["seed", "parts", "per_step", "method", "lr", "evaluation", "depth", "epochs",
+        print(markdown(rows, ["dataset", "seed", "parts", "per_step", "method", "lr", "evaluation", "depth", "epochs",
                               "kept_edges", "homophily", "homophily_kept", "homophily_cut", "best_val_acc", "test_acc",
                               "epoch_s", "error"]))
 
