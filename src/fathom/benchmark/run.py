@@ -9,8 +9,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..data import DATASETS
 from ..runs import environment, write_csv, write_json
 from ..sweep import run_sweep
+from ..sweep.store import ResultStore
 from .report import write_report
 from .suite import Preset
 
@@ -22,33 +24,35 @@ def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None,
                   executor: str = "local", datasets: tuple[str, ...] | None = None,
                   entries: tuple[str, ...] | None = None, progress: bool = True,
                   command: str = "", report_only: bool = False) -> pd.DataFrame:
-    """Run every run of ``preset`` not yet finished in ``out``, then write ``out/results.csv``
-    (one row per run, with its leaderboard ``entry``), ``leaderboard.md``, ``report.md`` and
-    ``accuracy_vs_depth.png``. ``report_only`` renders what has finished without running more.
-    Wall time accumulates over resumed invocations in ``out/benchmark.json``."""
+    """Run every run of ``preset`` (or of its ``datasets`` and ``entries``) not yet finished in
+    ``out``, then write ``out/results.csv`` (one row per run, with its leaderboard ``entry``),
+    ``leaderboard.md``, ``report.md`` and ``accuracy_vs_depth.png`` over every finished run of the
+    preset, on its datasets and on any other that an invocation ran, so that an invocation
+    restricted to some runs still reports the whole benchmark. ``report_only`` renders what has
+    finished without running more. Wall time accumulates over resumed invocations in
+    ``out/benchmark.json``."""
     out = Path(out)
-    planned = preset.specs(data_root, datasets, entries)
-    labels = {spec.run_id: label for label, spec in planned}
+    sweep_out = out / SWEEP_FOLDER
+    store = ResultStore(sweep_out)
+    chosen = preset.specs(data_root, datasets, entries)
+    ran = store.frame()
+    reported = [*preset.datasets, *(datasets or ()), *(ran["dataset"] if not ran.empty else ())]
+    planned = preset.specs(data_root, tuple(dict.fromkeys(name for name in reported if name in DATASETS)))
+    labels = {spec.run_id: label for label, spec in planned}  # chosen's among them
     state = _state(out)
     started = time.perf_counter()
-    specs = [spec for _, spec in planned]
-    sweep_out = out / SWEEP_FOLDER
     if not report_only:  # recorded now, so a killed invocation still shows what ran
         state["invocations"] = state.get("invocations", []) + [
             {"command": command, "workers": workers, "executor": executor, "started": time.time(), "seconds": None}]
         write_json(out / STATE_FILE, state)
-    if report_only:
-        from ..sweep.store import ResultStore
-
-        frame = ResultStore(sweep_out).frame()
-        frame = frame[frame["run_id"].isin(labels)] if not frame.empty else frame
-    else:
-        frame = run_sweep(specs, sweep_out, workers, executor, progress=progress,
-                          description={"benchmark": preset.name, "command": command})
+        run_sweep([spec for _, spec in chosen], sweep_out, workers, executor, progress=progress,
+                  description={"benchmark": preset.name, "command": command})
+    frame = store.frame()
+    frame = frame[frame["run_id"].isin(labels)].reset_index(drop=True) if not frame.empty else frame
     if not report_only:
         state["wall_seconds"] = state.get("wall_seconds", 0.0) + time.perf_counter() - started
         state["invocations"][-1]["seconds"] = time.perf_counter() - started
-    state.update({"preset": preset.name, "planned_runs": len(specs), "environment": environment(0, "cpu")})
+    state.update({"preset": preset.name, "planned_runs": len(planned), "environment": environment(0, "cpu")})
     write_json(out / STATE_FILE, state)
     frame = frame.copy()
     frame.insert(0, "entry", frame["run_id"].map(labels) if not frame.empty else [])
