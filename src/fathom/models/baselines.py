@@ -24,6 +24,7 @@ from torch_geometric.utils import dropout_edge
 from ..config import Config, check_choice, check_number, option
 from ..graph import OperatorCache
 from ..nn.conv import OperatorGCN2Conv
+from ..nn.dropout import dropout
 from .adjacency import GCNAdjacency
 from .registry import register_model
 
@@ -183,8 +184,8 @@ class GAT(nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         for conv in self.convs[:-1]:
-            x = F.elu(conv(F.dropout(x, self.dropout, self.training), edge_index))
-        return self.convs[-1](F.dropout(x, self.dropout, self.training), edge_index)
+            x = F.elu(conv(dropout(x, self.dropout, self.training), edge_index))
+        return self.convs[-1](dropout(x, self.dropout, self.training), edge_index)
 
 
 @register_model("gat", GATParams, "Graph attention network (Veličković et al. 2018) from PyG's GATConv",
@@ -249,10 +250,10 @@ class GCNII(nn.Module):
             operator: tuple = (self._operators.get(edge_index, x),)
         else:
             operator = self.adjacency(edge_index, x.size(0), x.dtype)
-        x = x_0 = F.relu(self.encoder(F.dropout(x, self.dropout, self.training)))
+        x = x_0 = F.relu(self.encoder(dropout(x, self.dropout, self.training)))
         for conv in self.convs:
-            x = F.relu(conv(F.dropout(x, self.dropout, self.training), x_0, *operator))
-        return self.head(F.dropout(x, self.dropout, self.training))
+            x = F.relu(conv(dropout(x, self.dropout, self.training), x_0, *operator))
+        return self.head(dropout(x, self.dropout, self.training))
 
 
 _GCNII_FULL = {"width": 64, "dropout": 0.5, "alpha": 0.5, "block_weight_decay": None}
@@ -310,8 +311,8 @@ class APPNPNet(nn.Module):
         self.adjacency = GCNAdjacency(sparse=True)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        h = F.relu(self.lin1(F.dropout(x, self.dropout, self.training)))
-        h = self.lin2(F.dropout(h, self.dropout, self.training))
+        h = F.relu(self.lin1(dropout(x, self.dropout, self.training)))
+        h = self.lin2(dropout(h, self.dropout, self.training))
         return self.propagate(h, *self.adjacency(edge_index, x.size(0), x.dtype))
 
 
@@ -368,7 +369,7 @@ class DeeperGCN(nn.Module):
         for layer in self.layers[1:]:
             x = layer(x, *operator)
         x = self.layers[0].act(self.layers[0].norm(x))
-        return self.head(F.dropout(x, self.dropout, self.training))
+        return self.head(dropout(x, self.dropout, self.training))
 
 
 @register_model("deepgcn", DeepGCNParams, "DeeperGCN res+ blocks (Li et al. 2020) from PyG's DeepGCNLayer and "
@@ -419,8 +420,8 @@ class PairNormGCN(nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         operator = self.adjacency(edge_index, x.size(0), x.dtype)
         for conv in self.convs[:-1]:
-            x = F.relu(self.norm(conv(F.dropout(x, self.dropout, self.training), *operator)))
-        return self.convs[-1](F.dropout(x, self.dropout, self.training), *operator)
+            x = F.relu(self.norm(conv(dropout(x, self.dropout, self.training), *operator)))
+        return self.convs[-1](dropout(x, self.dropout, self.training), *operator)
 
 
 @register_model("gcn_pairnorm", PairNormParams, "GCN with PairNorm after every hidden layer (Zhao & Akoglu 2020)",
