@@ -37,3 +37,12 @@ def test_use_it_on_your_own_pyg_model_runs(tmp_path, monkeypatch):
     growth = [r.metrics["second_moment"][-1] / r.metrics["second_moment"][0] for r in (before, after)]
     assert growth[0] < 1e-6 < 1e-2 < growth[1]  # glorot vanishes; principled_ keeps the order of magnitude
     assert all(conv.residual_aggregation == 0.5 for conv in namespace["model"].convs)
+
+
+def test_the_headline_table_is_the_committed_leaderboard():
+    results = README.parent / "docs" / "results" / "benchmark"
+    headline = re.search(r"<!-- benchmark:start -->\n(.*?)<!-- benchmark:end -->", README.read_text(), re.S)
+    assert headline, "the README has no benchmark:start/end block"
+    assert (results / "leaderboard.md").read_text().strip() in headline.group(1)
+    finished = re.search(r"Finished runs: (\d+) of (\d+)", (results / "report.md").read_text())
+    assert f"{finished.group(1)} of its {finished.group(2)} runs finished" in headline.group(1)
