@@ -289,8 +289,9 @@ class TrainConfig(Config):
     a ``partition_method`` partition, on the part's induced subgraph (:mod:`fathom.train.distributed`);
     ``parts_per_step`` parts drawn together per step keep the edges between them.
     ``partition_evaluation``: where a partitioned run evaluates, on the whole graph or part by part
-    (on the parts' induced subgraphs, the graph it trained on); ``auto``: the whole graph when one
-    forward pass over it fits in memory.
+    (each part's induced subgraph alone, the edges between parts dropped); ``auto``: the whole graph
+    when one forward pass over it fits in memory. The parts are another graph than the whole one,
+    so compare only accuracies evaluated the same way.
     ``lr_step``: a step schedule, the learning rate of epoch ``e`` (from 1) being
     ``lr * lr_gamma ** ((e - 1) // lr_step)`` (Xu et al. 2019 halve GIN's every 50 epochs); ``None``
     keeps ``lr`` throughout.
@@ -312,8 +313,8 @@ class TrainConfig(Config):
                                     "between them (Cluster-GCN's stochastic multiple partitions).", low=1)
     partition_method: str = option("metis", "How to split the graph: metis (needs pymetis) or random.",
                                    choices=PARTITION_METHODS)
-    partition_evaluation: str = option("auto", "With --partitions, evaluate on the whole graph (whole), part by "
-                                               "part on the graph trained on (parts), or whole when it fits (auto).",
+    partition_evaluation: str = option("auto", "With --partitions, evaluate on the whole graph (whole), on each "
+                                               "part's subgraph alone (parts), or whole when it fits (auto).",
                                        choices=PARTITION_EVALUATIONS)
     lr_step: int | None = option(None, "Multiply the learning rate by lr_gamma every this many epochs (a step "
                                        "schedule; GIN's paper halves it every 50).", low=1)
