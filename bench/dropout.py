@@ -5,17 +5,18 @@ with its paper's parameters, one timed step = forward in training mode, cross-en
 training nodes, backward. The baselines' own modules draw their dropout masks with
 ``fathom.nn.dropout.dropout`` (``uniform >= p``); the reference swaps it for
 ``torch.nn.functional.dropout`` (``bernoulli_``), the same distribution. Dropout inside PyG's own
-modules (GATConv's attention, DeepGCNLayer) is PyG's either way. After 2 warm-up steps the two
-alternate; the median of the repeats and the ratio torch / fathom are reported.
+modules (GATConv's attention, DeepGCNLayer, PyG's GCN model behind GCN, JKNet and DropEdge) is
+PyG's either way. After 2 warm-up steps the two alternate, each going first every other repeat;
+the median of the repeats and the ratio torch / fathom are reported. One torch thread by default.
 
-    python bench/dropout.py [--repeats 15] [--models gcnii gat appnp deepgcn gcn_pairnorm] [--data-root DIR]
+    python bench/dropout.py [--repeats 15] [--models gcnii gat appnp deepgcn gcn_pairnorm] [--threads 1]
+                            [--data-root DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import data_root, flush_subnormals, machine, markdown, median  # noqa: E402
-from sparse_adjacency import graph  # noqa: E402
+from sparse_adjacency import graph, step  # noqa: E402
 
 import fathom.models.baselines as baselines  # noqa: E402
 from fathom.models import build_model  # noqa: E402
@@ -32,20 +33,15 @@ from fathom.nn.dropout import dropout as fathom_dropout  # noqa: E402
 DROPOUTS = {"fathom": fathom_dropout, "torch": F.dropout}
 
 
-def step(model, data) -> float:
-    start = time.perf_counter()
-    model.zero_grad(set_to_none=True)
-    F.cross_entropy(model(data.x, data.edge_index)[data.train_mask], data.y[data.train_mask]).backward()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--models", nargs="+", default=["gcnii", "gat", "appnp", "deepgcn", "gcn_pairnorm"])
     parser.add_argument("--data-root", default=data_root())
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
     flush_subnormals()
+    torch.set_num_threads(args.threads)
     name, data = graph(args.data_root)
     print(__doc__.split("\n\n")[1].replace("\n", " "))
     print(f"\nGraph: {name}. Machine: {machine()}; {args.repeats} alternating repeats.\n")
@@ -54,13 +50,16 @@ def main() -> None:
         torch.manual_seed(0)
         model = build_model(factory, {}, data, int(data.y.max()) + 1).train()
         times: dict[str, list[float]] = {label: [] for label in DROPOUTS}
-        for repeat in range(args.repeats + 2):
-            for label, function in DROPOUTS.items():
-                baselines.dropout = function
-                seconds = step(model, data)
-                if repeat >= 2:
-                    times[label].append(seconds)
-        baselines.dropout = fathom_dropout
+        try:
+            for repeat in range(args.repeats + 2):
+                order = list(DROPOUTS) if repeat % 2 == 0 else list(DROPOUTS)[::-1]
+                for label in order:
+                    baselines.dropout = DROPOUTS[label]
+                    seconds = step(model, data.x, data.edge_index, data.y, data.train_mask, torch.device("cpu"))
+                    if repeat >= 2:
+                        times[label].append(seconds)
+        finally:
+            baselines.dropout = fathom_dropout
         ms = {label: median(values) * 1e3 for label, values in times.items()}
         rows.append({"model": factory, "fathom dropout ms": ms["fathom"], "F.dropout ms": ms["torch"],
                      "F.dropout / fathom": ms["torch"] / ms["fathom"]})

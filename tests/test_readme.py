@@ -45,4 +45,5 @@ def test_the_headline_table_is_the_committed_leaderboard():
     assert headline, "the README has no benchmark:start/end block"
     assert (results / "leaderboard.md").read_text().strip() in headline.group(1)
     finished = re.search(r"Finished runs: (\d+) of (\d+)", (results / "report.md").read_text())
+    assert finished, "the benchmark report does not say how many runs finished"
     assert f"{finished.group(1)} of its {finished.group(2)} runs finished" in headline.group(1)

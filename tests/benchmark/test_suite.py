@@ -29,6 +29,13 @@ def test_base_seeds_come_first_then_extra_seeds_ablations_and_depth_curves_and_r
     assert runs[-2][1].model.dropout == 0.0 and runs[0][1].model.dropout == fathom_config("cora")[0]["dropout"]
 
 
+def test_depths_on_a_dataset_replace_the_entry_depths_there_only():
+    fathom = Entry("Fathom", "deepgnn", 1, (8,), depths_on={"texas": (4, 8)})
+    runs = _preset(fathom, Entry("GCN", "gcn", 1, depths_on={"texas": (3,)})).specs()
+    assert [(label, spec.dataset, spec.model.depth) for label, spec in runs] == [
+        ("Fathom", "cora", 8), ("GCN", "cora", 2), ("Fathom", "texas", 4), ("Fathom", "texas", 8), ("GCN", "texas", 3)]
+
+
 def test_the_budget_caps_epochs_and_sets_patience_and_features():
     (_, spec), *_ = _preset(Entry("GCN", "gcn", 1, train={"epochs": 500})).specs(datasets=("cora",))
     assert spec.train.epochs == 50 and spec.train.patience == 10 and spec.features == "protocol"

@@ -37,6 +37,9 @@ def test_a_restricted_invocation_still_reports_every_finished_run(tmp_path):
     assert sorted(pd.read_csv(out / "results.csv")["entry"]) == ["APPNP", "Fathom", "Fathom", "GCN"]
     report = (out / "report.md").read_text()
     assert "Finished runs: 4 of 18" in report and "| GCN |" in report and "| APPNP |" in report
+    again = runner.invoke(app, ["benchmark", "--preset", "quick", "--out", str(out), "--report-only", "--no-progress"])
+    assert again.exit_code == 0, again.output  # no --datasets: karate is still reported, having run here
+    assert len(pd.read_csv(out / "results.csv")) == 4 and "Finished runs: 4 of 18" in (out / "report.md").read_text()
 
 
 def test_unknown_models_and_datasets_are_one_line_errors(tmp_path):

@@ -101,3 +101,13 @@ def test_dropedge_drops_edges_in_training_mode_only(data):
     model(data.x, data.edge_index)
     kept = seen[-1] - data.num_nodes
     assert 0.35 * data.edge_index.size(1) < kept < 0.65 * data.edge_index.size(1)
+
+
+def test_the_baselines_own_modules_draw_dropout_with_fathoms_cpu_dropout(data, monkeypatch):
+    import fathom.models.baselines as baselines
+    from fathom.nn.dropout import dropout
+
+    calls = []
+    monkeypatch.setattr(baselines, "dropout", lambda *args: calls.append(args) or dropout(*args))
+    build_model("gcnii", {"depth": 2, "width": 8}, data, C).train()(data.x, data.edge_index)
+    assert len(calls) == 4 and all(args[2] for args in calls)  # input, 2 layers, head; in training mode

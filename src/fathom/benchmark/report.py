@@ -37,7 +37,8 @@ def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], 
              "Test accuracy (%) at the epoch of best validation accuracy, mean ± std over seeds (n; on "
              "graph-classification datasets over the 10 cross-validation folds, each fold's validation a "
              "stratified tenth of its training graphs); for "
-             "each model and dataset the depth L with the best mean *validation* accuracy. Every model on the "
+             "each model and dataset the depth L with the best mean *validation* accuracy (the shallower on a "
+             "tie). Every model on the "
              "dataset's standard split, features as its protocol gives them, at most "
              f"{preset.max_epochs} epochs with early stopping after {preset.patience} epochs without a better "
              "validation accuracy. Best mean per dataset in bold.", ""]

@@ -30,14 +30,16 @@ def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None,
     preset, on its datasets and on any other that an invocation ran, so that an invocation
     restricted to some runs still reports the whole benchmark. ``report_only`` renders what has
     finished without running more. Wall time accumulates over resumed invocations in
-    ``out/benchmark.json``."""
+    ``out/benchmark.json``. Returns the reported runs' rows."""
     out = Path(out)
     sweep_out = out / SWEEP_FOLDER
     store = ResultStore(sweep_out)
     chosen = preset.specs(data_root, datasets, entries)
     ran = store.frame()
-    reported = [*preset.datasets, *(datasets or ()), *(ran["dataset"] if not ran.empty else ())]
-    planned = preset.specs(data_root, tuple(dict.fromkeys(name for name in reported if name in DATASETS)))
+    tasks = {DATASETS[name].task for name in (*preset.datasets, *(datasets or ()))}
+    earlier = [name for name in (ran["dataset"] if not ran.empty else ())
+               if name in DATASETS and DATASETS[name].task in tasks]  # e.g. a --datasets karate run
+    planned = preset.specs(data_root, tuple(dict.fromkeys([*preset.datasets, *(datasets or ()), *earlier])))
     labels = {spec.run_id: label for label, spec in planned}  # chosen's among them
     state = _state(out)
     started = time.perf_counter()
@@ -46,7 +48,7 @@ def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None,
             {"command": command, "workers": workers, "executor": executor, "started": time.time(), "seconds": None}]
         write_json(out / STATE_FILE, state)
         run_sweep([spec for _, spec in chosen], sweep_out, workers, executor, progress=progress,
-                  description={"benchmark": preset.name, "command": command})
+                  description={"benchmark": preset.name, "command": command, "benchmark_runs": len(planned)})
     frame = store.frame()
     frame = frame[frame["run_id"].isin(labels)].reset_index(drop=True) if not frame.empty else frame
     if not report_only:
