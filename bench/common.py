@@ -45,6 +45,18 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def alternating_medians(arms: dict[str, Callable[[], float]], repeats: int, warmup: int = 2) -> dict[str, float]:
+    """The median of what each arm returns (its seconds) over ``repeats`` rounds after ``warmup``
+    untimed ones, the arms taking turns within a round and each going first every other round."""
+    labels, times = list(arms), {label: [] for label in arms}
+    for round_ in range(warmup + repeats):
+        for label in labels if round_ % 2 == 0 else labels[::-1]:
+            seconds = arms[label]()
+            if round_ >= warmup:
+                times[label].append(seconds)
+    return {label: median(values) for label, values in times.items()}
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     return (f"{platform.platform()}, {os.cpu_count()} cores ({cpu}), torch {torch.__version__}, "

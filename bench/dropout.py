@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import data_root, flush_subnormals, machine, markdown, median  # noqa: E402
+from common import alternating_medians, data_root, flush_subnormals, machine, markdown  # noqa: E402
 from sparse_adjacency import graph, step  # noqa: E402
 
 import fathom.models.baselines as baselines  # noqa: E402
@@ -49,18 +50,16 @@ def main() -> None:
     for factory in args.models:
         torch.manual_seed(0)
         model = build_model(factory, {}, data, int(data.y.max()) + 1).train()
-        times: dict[str, list[float]] = {label: [] for label in DROPOUTS}
+        def timed_with(function) -> float:
+            baselines.dropout = function
+            return step(model, data.x, data.edge_index, data.y, data.train_mask, torch.device("cpu"))
+
         try:
-            for repeat in range(args.repeats + 2):
-                order = list(DROPOUTS) if repeat % 2 == 0 else list(DROPOUTS)[::-1]
-                for label in order:
-                    baselines.dropout = DROPOUTS[label]
-                    seconds = step(model, data.x, data.edge_index, data.y, data.train_mask, torch.device("cpu"))
-                    if repeat >= 2:
-                        times[label].append(seconds)
+            seconds = alternating_medians({label: partial(timed_with, function) for label, function in DROPOUTS.items()},
+                                          args.repeats)
         finally:
             baselines.dropout = fathom_dropout
-        ms = {label: median(values) * 1e3 for label, values in times.items()}
+        ms = {label: value * 1e3 for label, value in seconds.items()}
         rows.append({"model": factory, "fathom dropout ms": ms["fathom"], "F.dropout ms": ms["torch"],
                      "F.dropout / fathom": ms["torch"] / ms["fathom"]})
         print(f"{factory}: fathom {ms['fathom']:.1f} ms, F.dropout {ms['torch']:.1f} ms", flush=True)

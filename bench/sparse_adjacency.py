@@ -8,7 +8,8 @@ model runs on the same weights with GCNAdjacency(sparse=True) (a torch.sparse CS
 sparse-dense product per layer) and GCNAdjacency(sparse=False) (the normalised edge_index and
 edge weights, gather/scatter per layer); both normalise once per graph. One timed step = forward
 in training mode, cross-entropy on the training nodes, backward. After 2 warm-up steps the two
-paths alternate; the median of the repeats and the ratio edge_index / sparse are reported.
+paths alternate, each going first every other repeat; the median of the repeats and the ratio
+edge_index / sparse are reported.
 
     python bench/sparse_adjacency.py [--repeats 15] [--data-root DIR] [--out result.json]
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 import time
 from pathlib import Path
 
@@ -24,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import data_root, flush_subnormals, machine, markdown, median, synchronize  # noqa: E402
+from common import alternating_medians, data_root, flush_subnormals, machine, markdown, synchronize  # noqa: E402
 
 from fathom.data import csbm, load_dataset  # noqa: E402
 from fathom.models import build_model  # noqa: E402
@@ -73,14 +75,14 @@ def main() -> None:
         torch.manual_seed(0)
         model = build_model(factory_name, params, data, classes).to(device).train()
         paths = {"sparse": GCNAdjacency(sparse=True), "edge_index": GCNAdjacency(sparse=False)}
-        times: dict[str, list[float]] = {path: [] for path in paths}
-        for repeat in range(args.repeats + 2):
-            for path, adjacency in paths.items():
-                model.adjacency = adjacency
-                seconds = step(model, x, edge_index, y, mask, device)
-                if repeat >= 2:
-                    times[path].append(seconds)
-        ms = {path: median(values) * 1e3 for path, values in times.items()}
+
+        def timed_on(adjacency: GCNAdjacency) -> float:
+            model.adjacency = adjacency
+            return step(model, x, edge_index, y, mask, device)
+
+        seconds = alternating_medians({path: partial(timed_on, adjacency) for path, adjacency in paths.items()},
+                                      args.repeats)
+        ms = {path: value * 1e3 for path, value in seconds.items()}
         rows.append({"model": label, "sparse ms": ms["sparse"], "edge_index ms": ms["edge_index"],
                      "edge_index / sparse": ms["edge_index"] / ms["sparse"]})
         print(f"{label}: sparse {ms['sparse']:.1f} ms, edge_index {ms['edge_index']:.1f} ms", flush=True)
