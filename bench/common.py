@@ -57,6 +57,14 @@ def alternating_medians(arms: dict[str, Callable[[], float]], repeats: int, warm
     return {label: median(values) for label, values in times.items()}
 
 
+def ratio_row(model: str, seconds: dict[str, float], numerator: str, denominator: str) -> dict[str, Any]:
+    """A table row of two arms' times in ms and their ratio ``numerator / denominator``, also printed."""
+    ms = {label: value * 1e3 for label, value in seconds.items()}
+    print(f"{model}: {denominator} {ms[denominator]:.1f} ms, {numerator} {ms[numerator]:.1f} ms", flush=True)
+    return {"model": model, f"{denominator} ms": ms[denominator], f"{numerator} ms": ms[numerator],
+            f"{numerator} / {denominator}": ms[numerator] / ms[denominator]}
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     return (f"{platform.platform()}, {os.cpu_count()} cores ({cpu}), torch {torch.__version__}, "

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import alternating_medians, data_root, flush_subnormals, machine, markdown  # noqa: E402
+from common import alternating_medians, data_root, flush_subnormals, machine, markdown, ratio_row  # noqa: E402
 from sparse_adjacency import graph, step  # noqa: E402
 
 import fathom.models.baselines as baselines  # noqa: E402
@@ -59,10 +59,7 @@ def main() -> None:
                                           args.repeats)
         finally:
             baselines.dropout = fathom_dropout
-        ms = {label: value * 1e3 for label, value in seconds.items()}
-        rows.append({"model": factory, "fathom dropout ms": ms["fathom"], "F.dropout ms": ms["torch"],
-                     "F.dropout / fathom": ms["torch"] / ms["fathom"]})
-        print(f"{factory}: fathom {ms['fathom']:.1f} ms, F.dropout {ms['torch']:.1f} ms", flush=True)
+        rows.append(ratio_row(factory, seconds, "torch", "fathom"))
     print()
     print(markdown(rows, list(rows[0])))
 

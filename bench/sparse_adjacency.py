@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import alternating_medians, data_root, flush_subnormals, machine, markdown, synchronize  # noqa: E402
+from common import alternating_medians, data_root, flush_subnormals, machine, markdown, ratio_row, synchronize  # noqa: E402
 
 from fathom.data import csbm, load_dataset  # noqa: E402
 from fathom.models import build_model  # noqa: E402
@@ -82,10 +82,7 @@ def main() -> None:
 
         seconds = alternating_medians({path: partial(timed_on, adjacency) for path, adjacency in paths.items()},
                                       args.repeats)
-        ms = {path: value * 1e3 for path, value in seconds.items()}
-        rows.append({"model": label, "sparse ms": ms["sparse"], "edge_index ms": ms["edge_index"],
-                     "edge_index / sparse": ms["edge_index"] / ms["sparse"]})
-        print(f"{label}: sparse {ms['sparse']:.1f} ms, edge_index {ms['edge_index']:.1f} ms", flush=True)
+        rows.append(ratio_row(label, seconds, "edge_index", "sparse"))
     print()
     print(markdown(rows, list(rows[0])))
     if args.out:
