@@ -9,6 +9,7 @@ it can approach 2 only on 2 idle cores. The results tables must agree (the same
 seeded runs, whichever executor ran them), checked on each run's final training loss.
 
     python bench/ray_sweep.py [--epochs 600]
+    python bench/ray_sweep.py --idle 30    # only: CPU seconds Ray's own processes use in 30 s of idling
 """
 
 from __future__ import annotations
@@ -29,10 +30,48 @@ from fathom.sweep import expand, run_sweep  # noqa: E402
 SETUPS = (("ray", 1), ("ray", 2), ("local", 2))
 
 
+def ray_processes_cpu_seconds() -> dict[tuple[int, str], float]:
+    """CPU seconds (user + system) so far of every process of the local Ray instance, by (pid, name)."""
+    import psutil
+
+    seconds = {}
+    for process in psutil.process_iter(["name", "cmdline"]):
+        try:
+            command = " ".join(process.info["cmdline"] or [])
+            if "ray" in command and Path(__file__).name not in command:  # not this script or its launcher
+                times = process.cpu_times()
+                seconds[(process.pid, process.info["name"] or "")] = times.user + times.system
+        except psutil.Error:
+            continue
+    return seconds
+
+
+def idle_daemons(seconds: float) -> None:
+    """Start Ray as the sweep executor does, let it idle, and print what its processes used meanwhile."""
+    import ray
+
+    ray.init(include_dashboard=False, log_to_driver=False)
+    time.sleep(10)  # past the start-up
+    before = ray_processes_cpu_seconds()
+    time.sleep(seconds)
+    used = {key: value - before.get(key, 0.0) for key, value in ray_processes_cpu_seconds().items()}
+    ray.shutdown()
+    rows = [{"process": f"{name} ({pid})", "cpu_s": value}
+            for (pid, name), value in sorted(used.items(), key=lambda item: -item[1])]
+    print(machine())
+    print(markdown(rows, ["process", "cpu_s"]))
+    print(f"Ray's processes used {sum(used.values()):.2f} CPU seconds in {seconds:.0f} s of idling "
+          f"({100 * sum(used.values()) / seconds:.1f} % of one core)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=600)
+    parser.add_argument("--idle", type=float, help="only measure Ray's processes idling for this many seconds")
     arguments = parser.parse_args()
+    if arguments.idle:
+        idle_daemons(arguments.idle)
+        return
     specs = expand("csbm", ModelConfig(width=64), TrainConfig(epochs=arguments.epochs, device="cpu"),
                    {"depth": [16, 32]}, [0, 1])
     rows, tables = [], {}
