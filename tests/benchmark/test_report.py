@@ -36,3 +36,17 @@ def test_the_gin_spread_target_fails_below_the_published_mean_minus_std_or_short
     assert not claim([inside] * 9)  # every fold must have run
     assert not [c for c in target_claims(pd.DataFrame(_rows("Fathom", "proteins", 8, [inside] * 10)), ["proteins"])
                 if "GIN" in c.statement]  # a shallow Fathom is not the deep model the target is about
+
+
+def test_what_ran_counts_runs_and_sums_their_training_time():
+    from fathom.benchmark.report import _progress
+    from fathom.config import ModelConfig, TrainConfig
+    from fathom.sweep import RunSpec
+
+    planned = [("Fathom", RunSpec("cora", ModelConfig(depth=4), TrainConfig(seed=seed))) for seed in range(3)]
+    rows = [{**row, "status": status, "seconds": seconds}
+            for row, status, seconds in zip(_rows("Fathom", "cora", 4, [0.8, 0.8, 0.8]), ["ok", "ok", "failed"],
+                                            [60.0, 120.0, 999.0])]
+    progress = _progress(planned, pd.DataFrame(rows)).iloc[0]
+    assert (progress["finished"], progress["failed"], progress["planned"]) == (2, 1, 3)
+    assert progress["training min"] == 3.0 and progress["median run s"] == 90  # the failed run's time is not counted

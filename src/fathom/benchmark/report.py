@@ -175,13 +175,20 @@ def ablation_table(frame: pd.DataFrame, ablations: list[str], datasets: list[str
 
 
 def _progress(planned: list[tuple[str, RunSpec]], frame: pd.DataFrame) -> pd.DataFrame:
+    """Per entry and dataset: runs finished, failed and planned, and the training minutes and
+    median seconds of the finished ones (what the rest will cost, roughly)."""
     counts = Counter((label, spec.dataset) for label, spec in planned)
-    done = Counter() if frame.empty else Counter(
-        zip(frame.loc[frame["status"].isin(["ok", "diverged"]), "entry"],
-            frame.loc[frame["status"].isin(["ok", "diverged"]), "dataset"]))
+    finished = frame[frame["status"].isin(["ok", "diverged"])] if not frame.empty else frame
+    done = Counter() if frame.empty else Counter(zip(finished["entry"], finished["dataset"]))
     failed = Counter() if frame.empty else Counter(
         zip(frame.loc[frame["status"] == "failed", "entry"], frame.loc[frame["status"] == "failed", "dataset"]))
-    return pd.DataFrame([{"entry": label, "dataset": dataset, "finished": done[(label, dataset)],
-                          "failed": failed[(label, dataset)], "planned": n}
-                         for (label, dataset), n in counts.items()])
+    seconds = {} if frame.empty else {key: group["seconds"] for key, group in finished.groupby(["entry", "dataset"])}
+    rows = []
+    for (label, dataset), n in counts.items():
+        taken = seconds.get((label, dataset))
+        rows.append({"entry": label, "dataset": dataset, "finished": done[(label, dataset)],
+                     "failed": failed[(label, dataset)], "planned": n,
+                     "training min": round(taken.sum() / 60, 1) if taken is not None else "–",
+                     "median run s": round(taken.median()) if taken is not None else "–"})
+    return pd.DataFrame(rows)
 
