@@ -74,7 +74,20 @@ def test_the_full_preset_spends_ten_seeds_on_planetoid_for_fathom_and_gcnii_only
 
 def test_graph_datasets_run_the_ten_folds_at_seed_zero_for_every_entry():
     runs = PRESETS["graphs"].specs(datasets=("mutag",))
+    labels = ("Fathom", "GIN", "Fathom (no early stopping)", "GIN (no early stopping)")
     assert [(label, spec.split, spec.train.seed) for label, spec in runs] == (
-        [("Fathom", fold, 0) for fold in range(10)] + [("GIN", fold, 0) for fold in range(10)])
+        [(label, fold, 0) for label in labels for fold in range(10)])
     assert runs[3][1].split_name == "fold:3" and runs[0][1].model.depth == 16
-    assert len({spec.run_id for _, spec in runs}) == 20
+    assert len({spec.run_id for _, spec in runs}) == 40
+
+
+def test_the_whole_budget_twins_differ_from_their_entries_only_in_early_stopping():
+    runs = PRESETS["graphs"].specs(datasets=("proteins",))
+    by_label = {}
+    for label, spec in runs:
+        by_label.setdefault(label, []).append(spec)
+    for name in ("Fathom", "GIN"):
+        for stopped, whole in zip(by_label[name], by_label[f"{name} (no early stopping)"]):
+            assert stopped.train.patience == 100 and whole.train.patience is None
+            assert whole.train.replace(patience=100) == stopped.train and whole.model == stopped.model
+            assert (whole.split, whole.factory) == (stopped.split, stopped.factory)

@@ -12,21 +12,29 @@ from ..report.markdown import Claim, claims_section, markdown_table
 from ..report.plots import plot_against_depth
 from ..runs import write_atomic
 from ..sweep.grid import RunSpec
+from ..sweep.store import ResultStore
 from .chosen import chosen_configs
-from .leaderboard import ACCURACY, SELECTION, leaderboard_tables, summary
-from .suite import DATASET_ORDER, FATHOM, Preset
+from .leaderboard import ACCURACY, SELECTION, chosen_depths, leaderboard_tables, summary
+from .protocols import EpochOfBestMean, epoch_of_best_mean, fold_curves
+from .suite import DATASET_ORDER, FATHOM, FULL_BUDGET, Preset
 
 RIVALS = ("GCNII", "APPNP", "JKNet")  # the deep baselines Fathom's deep model must match
 DEEP = 32  # "deep": at least this many blocks
 PUBLISHED_TARGETS = {"cora": 85.5, "citeseer": 73.4, "pubmed": 80.3}  # GCNII, Chen et al. 2020, Table 2
-# GIN-0, Xu et al. 2019 (ICLR), Table 1: mean ± std over 10 folds, the epoch chosen by mean validation accuracy
+# GIN-0, Xu et al. 2019 (ICLR), Table 1: mean ± std over 10 folds at the epoch of best mean across folds
 PUBLISHED_GIN = {"mutag": (89.4, 5.6), "proteins": (76.2, 2.8), "imdb-binary": (75.1, 5.1), "nci1": (82.7, 1.7)}
+# GIN re-evaluated by Errica et al. 2020 (ICLR), Table 3, under hold-out selection (the leaderboard's rule);
+# MUTAG was not among their datasets
+REEVALUATED_GIN = {"proteins": (73.3, 4.0), "imdb-binary": (71.2, 3.9), "nci1": (80.0, 1.4)}
 GRAPH_DEPTH = 16  # "deep" on the graph-classification sets
 DUPLICATE_LEAKS = ("chameleon", "squirrel")
 
 
 def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], frame: pd.DataFrame,
-                 state: dict[str, Any]) -> None:
+                 state: dict[str, Any], store: ResultStore | None = None) -> None:
+    """``report.md`` and ``leaderboard.md`` in ``out`` over the ``finished`` rows of ``frame``;
+    ``store`` (the runs' per-epoch histories) adds the graph-classification datasets' reading under
+    GIN's paper's selection rule."""
     entries = [e.label for e in preset.entries if not e.ablation]
     ablations = [e.label for e in preset.entries if e.ablation]
     planned_datasets = list(dict.fromkeys(spec.dataset for _, spec in planned))
@@ -60,7 +68,11 @@ def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], 
               "", "Median epoch time and median peak memory of a run (CPU: the process's peak resident set, "
               "Python and the data included; machines under load from parallel runs).", "", cost, ""]
     lines += _notes(datasets) + _fathom_configs(datasets)
-    claims = target_claims(finished, datasets)
+    rules = selection_rules(finished, datasets, store) if store is not None else {}
+    if rules:
+        lines += ["## Graph classification under both selection rules", "", _RULES_TEXT, "",
+                  markdown_table(rules_table(finished, rules)), ""]
+    claims = target_claims(finished, datasets, rules)
     if claims:
         lines += ["## Targets", "", claims_section(claims), ""]
     if ablations:
@@ -113,8 +125,10 @@ def _best_deep(frame: pd.DataFrame, entry: str, dataset: str, min_depth: int = 0
     return None if table.empty else table.iloc[0]
 
 
-def target_claims(frame: pd.DataFrame, datasets: list[str]) -> list[Claim]:
-    """The issue's targets, each a claim that the data can fail."""
+def target_claims(frame: pd.DataFrame, datasets: list[str],
+                  rules: dict[tuple[str, str], EpochOfBestMean] | None = None) -> list[Claim]:
+    """The issue's targets, each a claim that the data can fail; ``rules`` (from
+    :func:`selection_rules`) gives the graph-classification reads under GIN's paper's rule."""
     claims = []
     for dataset, target in PUBLISHED_TARGETS.items():
         fathom = _best_deep(frame, FATHOM, dataset, 64)
@@ -137,12 +151,22 @@ def target_claims(frame: pd.DataFrame, datasets: list[str]) -> list[Claim]:
                             f"Fathom {fathom['mean']:.1f} % (L={int(fathom['depth'])}) vs {name} "
                             f"{best['mean']:.1f} % (L={int(best['depth'])}): {gap:+.1f} points"))
     for dataset, (mean, std) in PUBLISHED_GIN.items():
+        read = _read_for(rules or {}, FATHOM, dataset)
+        if read is None:
+            continue
+        undecided = "; undecided: early stopping cut a fold short, a run of the whole budget decides" \
+            if read.lower_bound and read.mean * 100 < mean - std else ""
+        claims.append(Claim(f"{dataset}: Fathom at >= {GRAPH_DEPTH} blocks, its folds read by GIN's paper's rule (the "
+                            f"epoch of best mean across folds), within the spread of GIN's published {mean} ± {std} % "
+                            f"(rule: mean >= {mean - std:.1f} over 10 folds)",
+                            read.mean * 100 >= mean - std and read.folds >= 10, read.describe() + undecided))
+    for dataset, (mean, std) in REEVALUATED_GIN.items():
         fathom = _best_deep(frame, FATHOM, dataset, GRAPH_DEPTH)
         if fathom is None:
             continue
-        claims.append(Claim(f"{dataset}: Fathom at >= {GRAPH_DEPTH} blocks within the spread of GIN's published "
-                            f"{mean} ± {std} % (rule: mean >= {mean - std:.1f} over 10 folds)",
-                            fathom["mean"] >= mean - std and fathom["seeds"] >= 10,
+        claims.append(Claim(f"{dataset}: Fathom at >= {GRAPH_DEPTH} blocks, hold-out selection, within the spread of "
+                            f"GIN re-evaluated under the same rule by Errica et al., {mean} ± {std} % (rule: mean >= "
+                            f"{mean - std:.1f} over 10 folds)", fathom["mean"] >= mean - std and fathom["seeds"] >= 10,
                             f"{fathom['mean']:.1f} ± {fathom['std']:.1f} % at L={int(fathom['depth'])} over "
                             f"{int(fathom['seeds'])} folds"))
     fathom_ok = frame[(frame["entry"] == FATHOM) & (frame["status"] == "ok")]
@@ -152,6 +176,57 @@ def target_claims(frame: pd.DataFrame, datasets: list[str]) -> list[Claim]:
             claims.append(Claim(f"{dataset}: Fathom at 256 blocks within 1 point of its 64-block accuracy",
                                 abs(at[256] - at[64]) <= 1.0, f"{at[256]:.1f} % vs {at[64]:.1f} %"))
     return claims
+
+
+_RULES_TEXT = (
+    "The leaderboard reads each fold at its own epoch of best validation accuracy, a held-out tenth of its "
+    "training graphs selecting (hold-out selection, Errica et al. 2020). GIN's published figures read all folds at "
+    "one epoch, the one whose test-fold accuracy averaged over the folds is highest (Xu et al. 2019, §7): a rule "
+    "that selects on the data it reports (`fathom.benchmark.protocols`). Each published figure is compared with "
+    "ours under its own rule. Where early stopping cut a fold short, GIN's paper's rule is read over the epochs "
+    "that every fold ran: a lower bound (marked ≥) on its value at the whole budget; the entries marked "
+    f"'{FULL_BUDGET}' train every fold for the whole budget and read it exactly (the targets take Fathom's from "
+    "them once all its folds are in).")
+
+
+def selection_rules(frame: pd.DataFrame, datasets: list[str], store: ResultStore
+                    ) -> dict[tuple[str, str], EpochOfBestMean]:
+    """GIN's paper's rule read on each graph-classification entry with every fold finished, at its
+    chosen depth (Fathom's at >= ``GRAPH_DEPTH`` blocks), keyed ``(entry, dataset)``."""
+    chosen = chosen_depths(frame[frame["split"].astype(str).str.startswith("fold:")]) if not frame.empty else frame
+    reads = {}
+    for (entry, dataset), runs in chosen.groupby(["entry", "dataset"]) if not chosen.empty else ():
+        if dataset not in datasets or len(runs) < 2 or (
+                entry.startswith(FATHOM) and runs["depth"].iloc[0] < GRAPH_DEPTH):
+            continue
+        reads[(entry, dataset)] = epoch_of_best_mean(fold_curves(store, runs.sort_values("split")),
+                                                     int(runs["epochs"].max()))
+    return reads
+
+
+def _read_for(rules: dict[tuple[str, str], EpochOfBestMean], entry: str, dataset: str) -> EpochOfBestMean | None:
+    """``entry``'s read under GIN's paper's rule on ``dataset``: its whole-budget twin's once that
+    has as many folds (the same runs, not cut short), else its own."""
+    read, whole = rules.get((entry, dataset)), rules.get((f"{entry} {FULL_BUDGET}", dataset))
+    return whole if whole is not None and (read is None or whole.folds >= read.folds) else read
+
+
+def rules_table(frame: pd.DataFrame, rules: dict[tuple[str, str], EpochOfBestMean]) -> pd.DataFrame:
+    """Per dataset and entry: hold-out selection, GIN's paper's rule, and GIN's two published figures."""
+    table = summary(frame)
+    rows = []
+    for (entry, dataset), read in rules.items():
+        held = table[(table["entry"] == entry) & (table["dataset"] == dataset)].iloc[0]
+        published, reevaluated = PUBLISHED_GIN.get(dataset), REEVALUATED_GIN.get(dataset)
+        rows.append({"dataset": dataset, "entry": entry, "folds": int(held["seeds"]),
+                     "hold-out selection": f"{held['mean']:.1f} ± {held['std']:.1f}",
+                     "epoch of best mean": f"{'≥ ' if read.lower_bound else ''}{read.mean * 100:.1f} ± "
+                                           f"{read.std * 100:.1f}",
+                     "at epoch": f"{read.epoch} of {read.epochs}" + (f" ({read.budget})" if read.lower_bound else ""),
+                     "GIN published (Xu 2019)": f"{published[0]} ± {published[1]}" if published else "–",
+                     "GIN re-evaluated (Errica 2020)": f"{reevaluated[0]} ± {reevaluated[1]}" if reevaluated else "–"})
+    order = {name: i for i, name in enumerate(DATASET_ORDER)}
+    return pd.DataFrame(rows).sort_values("dataset", key=lambda d: d.map(order), kind="stable")
 
 
 def ablation_table(frame: pd.DataFrame, ablations: list[str], datasets: list[str]) -> str:

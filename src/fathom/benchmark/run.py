@@ -60,7 +60,7 @@ def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None,
     frame.insert(0, "entry", frame["run_id"].map(labels) if not frame.empty else [])
     if not frame.empty:
         write_csv(out / "results.csv", frame.to_dict("records"), list(frame.columns))
-    write_report(out, preset, planned, frame, state)
+    write_report(out, preset, planned, frame, state, store)
     return frame
 
 

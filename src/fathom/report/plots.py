@@ -73,6 +73,9 @@ def plot_loss_curves(frame, out: str | Path, label_columns: list[str], panel_col
     """
     import pandas as pd
 
+    from ..sweep.store import ResultStore
+
+    store = ResultStore(out)
     short_names = short_names or {}
     panels = sorted(frame[panel_column].unique())
     figure, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6), squeeze=False, sharey=True)
@@ -86,10 +89,9 @@ def plot_loss_curves(frame, out: str | Path, label_columns: list[str], panel_col
             runs = frame[(frame[panel_column] == panel) & (names == label)]
             curves = []
             for run_id in runs["run_id"]:
-                metrics = Path(out) / "runs" / run_id / "metrics.csv"
-                curve = pd.read_csv(metrics)["train_loss"].astype(float) if metrics.exists() else None
-                if curve is not None and len(curve):  # a run that diverged at epoch 1 has no curve
-                    curves.append(curve.rename(run_id))
+                metrics = store.metrics(run_id)
+                if metrics is not None and len(metrics):  # a run that diverged at epoch 1 has no curve
+                    curves.append(metrics["train_loss"].astype(float).rename(run_id))
             if not curves:
                 continue
             table = pd.concat(curves, axis=1)

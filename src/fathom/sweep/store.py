@@ -63,3 +63,9 @@ class ResultStore:
     def frame(self) -> pd.DataFrame:
         """The store as a DataFrame (numbers parsed), empty if nothing ran yet."""
         return pd.read_csv(self.path) if self.path.exists() else pd.DataFrame()
+
+    def metrics(self, run_id: str) -> pd.DataFrame | None:
+        """The per-epoch history of run ``run_id`` (``runs/<run_id>/metrics.csv``: epoch, losses and
+        accuracies); ``None`` if the run left none (e.g. it failed before its first epoch)."""
+        path = self.out / "runs" / run_id / "metrics.csv"
+        return pd.read_csv(path) if path.exists() else None
