@@ -34,6 +34,22 @@ def test_the_depth_shown_is_chosen_on_validation_and_failed_runs_are_ignored():
     assert table.loc[("A", "texas"), "mean"] == 60.0
 
 
+def test_depths_are_compared_on_the_seeds_and_folds_they_share():
+    def runs(depth, vals, splits="public"):
+        return [{**row, "seed": seed, "split": splits if isinstance(splits, str) else splits[seed]}
+                for seed, row in enumerate(_rows("C", "citeseer", depth, vals, [0.7] * len(vals)))]
+
+    # depth 64 wins on seeds 0-1 (0.74 against 0.73), its eight more seeds pull its mean under 256's
+    frame = pd.DataFrame(runs(64, [0.75, 0.73] + [0.72] * 8) + runs(256, [0.735, 0.725]))
+    chosen = summary(frame).iloc[0]
+    assert chosen["depth"] == 64 and chosen["seeds"] == 10  # the chosen depth keeps all its seeds
+    # folds are runs too: fold 1 at depth 16 is not fold 1 at depth 8
+    folds = pd.DataFrame(runs(8, [0.9, 0.5], ["fold:0", "fold:1"]) + runs(16, [0.8, 0.8], ["fold:0", "fold:2"]))
+    assert summary(folds).iloc[0]["depth"] == 8  # shared: fold 0 only, 0.9 > 0.8
+    apart = pd.DataFrame(runs(8, [0.6]) + [{**runs(16, [0.9])[0], "seed": 5}])  # nothing shared: all runs
+    assert summary(apart).iloc[0]["depth"] == 16
+
+
 def test_cells_show_mean_std_depth_seeds_and_the_best_per_dataset_is_bold():
     accuracy, cost = leaderboard_tables(FRAME, ["A", "B"], ["cora", "citeseer", "texas"])
     lines = accuracy.splitlines()

@@ -12,8 +12,9 @@ from fathom.sweep.store import ResultStore
 
 
 def _rows(entry, dataset, depth, tests):
-    return [{"entry": entry, "dataset": dataset, "depth": depth, "status": "ok", "best_val_acc": 0.5,
-             "test_acc_at_best_val": t, "epoch_seconds": 0.01, "peak_memory_mb": 100.0} for t in tests]
+    return [{"entry": entry, "dataset": dataset, "depth": depth, "seed": seed, "status": "ok", "best_val_acc": 0.5,
+             "test_acc_at_best_val": t, "epoch_seconds": 0.01, "peak_memory_mb": 100.0}
+            for seed, t in enumerate(tests)]
 
 
 def test_the_gcnii_target_needs_its_accuracy_and_ten_seeds():
@@ -106,3 +107,19 @@ def test_what_ran_counts_runs_and_sums_their_training_time():
     progress = _progress(planned, pd.DataFrame(rows)).iloc[0]
     assert (progress["finished"], progress["failed"], progress["planned"]) == (2, 1, 3)
     assert progress["training min"] == 3.0 and progress["median run s"] == 90  # the failed run's time is not counted
+
+
+def test_256_blocks_are_compared_with_64_on_the_seeds_both_ran():
+    def runs(depth, tests):
+        return _rows("Fathom", "cora", depth, tests)
+
+    def claim(frame):
+        claims = [c for c in target_claims(pd.DataFrame(frame), ["cora"]) if "256 blocks" in c.statement]
+        assert len(claims) == 1
+        return claims[0]
+
+    ten_at_64 = runs(64, [0.80, 0.80] + [0.90] * 8)  # all ten: 88 %; seeds 0-1: 80 %
+    close = claim(ten_at_64 + runs(256, [0.805, 0.805]))
+    assert close.passed and "80.5 % vs 80.0 % over seeds 0, 1" in close.evidence
+    assert not claim(ten_at_64 + runs(256, [0.78, 0.78])).passed
+    assert not [c for c in target_claims(pd.DataFrame(runs(64, [0.8] * 3)), ["cora"]) if "256 blocks" in c.statement]

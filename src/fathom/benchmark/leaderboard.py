@@ -1,6 +1,7 @@
 """The leaderboard: test accuracy at best validation, mean ± std over seeds, model x dataset.
 
-For each model and dataset the depth shown is the one with the best mean *validation* accuracy;
+For each model and dataset the depth shown is the one with the best mean *validation* accuracy
+over the seeds (or folds) that every depth ran;
 test accuracy is only ever read at that depth and at each run's best validation epoch.
 """
 
@@ -14,16 +15,31 @@ ACCURACY = "test_acc_at_best_val"
 SELECTION = "best_val_acc"
 
 
+RUN_KEYS = ("seed", "split")  # what makes runs of one entry at two depths the same run but for depth
+
+
 def chosen_depths(frame: pd.DataFrame) -> pd.DataFrame:
     """The finished runs of each (entry, dataset) at the depth of best mean validation accuracy
-    (the shallower one on a tie)."""
+    (the shallower one on a tie), the depths compared on the runs (seeds, folds) that all of them
+    finished, so that a depth run on more seeds is not judged on different ones; the chosen depth
+    keeps all its runs."""
     ok = frame[frame["status"] == "ok"]
     if ok.empty:
         return ok
-    means = ok.groupby(["entry", "dataset", "depth"])[SELECTION].mean().reset_index()
-    means = means.sort_values(["entry", "dataset", SELECTION, "depth"], ascending=[True, True, False, True])
-    best = means.drop_duplicates(["entry", "dataset"])[["entry", "dataset", "depth"]]
-    return ok.merge(best, on=["entry", "dataset", "depth"])
+    keys = [column for column in RUN_KEYS if column in ok]
+    best = [(entry, dataset, _depth_of_best_validation(runs, keys))
+            for (entry, dataset), runs in ok.groupby(["entry", "dataset"])]
+    return ok.merge(pd.DataFrame(best, columns=["entry", "dataset", "depth"]), on=["entry", "dataset", "depth"])
+
+
+def _depth_of_best_validation(runs: pd.DataFrame, keys: list[str]) -> int:
+    if keys:
+        run = runs[keys].astype(str).agg("|".join, axis=1)
+        shared = set.intersection(*(set(group) for _, group in run.groupby(runs["depth"])))
+        if shared:
+            runs = runs[run.isin(shared)]
+    means = runs.groupby("depth")[SELECTION].mean()
+    return means[means == means.max()].index.min()
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
