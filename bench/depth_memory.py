@@ -93,7 +93,7 @@ def main() -> None:
             "residual_aggregation": args.residual_aggregation, "lr": lr, "log": args.log}, timeout=6 * 3600)
         print(markdown([result], ["depth", "mode", "init", "norm", "residual_aggregation", "lr", "epochs",
                                   "first_loss", "min_loss", "last_loss", "epoch_s", "epoch_cpu_s",
-                                  "cpu_ms_per_block", "peak_rss_mb", "error"]))
+                                  "cpu_ms_per_block", "peak_rss_mb", "cuda_peak_mb", "error"]))
         return
     rows = measure_grid(__file__, args.depths, args.modes,
                         {"epochs": args.epochs, "device": args.device, "data_root": args.data_root})
