@@ -90,6 +90,8 @@ def test_selection_rules_read_each_entrys_fold_histories(tmp_path):
     assert (read.epochs, read.budget, read.lower_bound) == (3, 5, True)
     table = rules_table(pd.DataFrame(rows), rules)
     assert list(table["entry"]) == ["Fathom", "GIN"] and table.iloc[0]["epoch of best mean"].startswith("≥ ")
+    (tmp_path / "runs" / "GIN5-1" / "metrics.csv").unlink()  # a history missing: GIN is not read
+    assert set(selection_rules(pd.DataFrame(rows), ["mutag"], ResultStore(tmp_path))) == {("Fathom", "mutag")}
     # hiding a shallow Fathom: a Fathom chosen at 8 blocks is not read (the target is about >= 16)
     shallow = pd.DataFrame([r for r in rows if r["depth"] == 8])
     assert selection_rules(shallow, ["mutag"], ResultStore(tmp_path)) == {}

@@ -197,15 +197,19 @@ _RULES_TEXT = (
 def selection_rules(frame: pd.DataFrame, datasets: list[str], store: ResultStore
                     ) -> dict[tuple[str, str], EpochOfBestMean]:
     """GIN's paper's rule read on each graph-classification entry with every fold finished, at its
-    chosen depth (Fathom's at >= ``GRAPH_DEPTH`` blocks), keyed ``(entry, dataset)``."""
+    chosen depth (Fathom's at >= ``GRAPH_DEPTH`` blocks), keyed ``(entry, dataset)``; an entry
+    whose runs left no per-epoch history in ``store`` is left out."""
     chosen = chosen_depths(frame[frame["split"].astype(str).str.startswith("fold:")]) if not frame.empty else frame
     reads = {}
     for (entry, dataset), runs in chosen.groupby(["entry", "dataset"]) if not chosen.empty else ():
         if dataset not in datasets or len(runs) < 2 or (
                 entry.startswith(FATHOM) and runs["depth"].iloc[0] < GRAPH_DEPTH):
             continue
-        reads[(entry, dataset)] = epoch_of_best_mean(fold_curves(store, runs.sort_values("split")),
-                                                     int(runs["epochs"].max()))
+        try:
+            curves = fold_curves(store, runs.sort_values("split"))
+        except FileNotFoundError:  # a results folder without its runs' histories: no read, not a wrong one
+            continue
+        reads[(entry, dataset)] = epoch_of_best_mean(curves, int(runs["epochs"].max()))
     return reads
 
 
