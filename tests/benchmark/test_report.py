@@ -125,3 +125,28 @@ def test_256_blocks_are_compared_with_64_on_the_seeds_both_ran():
     assert close.passed and "80.5 % vs 80.0 % over seeds 0, 1" in close.evidence
     assert not claim(ten_at_64 + runs(256, [0.78, 0.78])).passed
     assert not [c for c in target_claims(pd.DataFrame(runs(64, [0.8] * 3)), ["cora"]) if "256 blocks" in c.statement]
+
+
+def test_the_budget_claim_adds_the_unfinished_runs_at_their_median_and_cannot_pass_on_unknown_costs():
+    from fathom.benchmark.report import BUDGET_HOURS, _progress, budget_claim
+    from fathom.config import ModelConfig, TrainConfig
+    from fathom.sweep import RunSpec
+
+    def planned(dataset, seeds):
+        return [("Fathom", RunSpec(dataset, ModelConfig(depth=4), TrainConfig(seed=seed))) for seed in range(seeds)]
+
+    def finished(dataset, seconds):
+        return [{**row, "dataset": dataset, "seconds": s} for row, s in
+                zip(_rows("Fathom", dataset, 4, [0.8] * len(seconds)), seconds)]
+
+    # cora: 2 of 4 done at 60 and 120 s (median 90): 3 min done, 2 x 90 s = 3 min left
+    progress = _progress(planned("cora", 4), pd.DataFrame(finished("cora", [60.0, 120.0])))
+    assert progress.iloc[0]["left min (est.)"] == 3.0
+    claim = budget_claim(progress, workers=2)
+    assert claim.passed and "1.5 h" not in claim.evidence and "0.1 h of wall on 2 workers" in claim.evidence
+    slow = budget_claim(_progress(planned("cora", 4), pd.DataFrame(finished("cora", [60.0, 3600 * BUDGET_HOURS]))),
+                        workers=2)
+    assert not slow.passed  # (1 + 120 + 2 x 60.5 min) / 2 workers > 2 h
+    unknown = budget_claim(_progress(planned("cora", 2) + planned("texas", 3), pd.DataFrame(finished("cora", [60.0]))))
+    assert not unknown.passed and "3 runs of entries with no finished run" in unknown.evidence
+    assert "at least" in unknown.evidence
