@@ -47,3 +47,5 @@ def test_the_headline_table_is_the_committed_leaderboard():
     finished = re.search(r"Finished runs: (\d+) of (\d+)", (results / "report.md").read_text())
     assert finished, "the benchmark report does not say how many runs finished"
     assert f"{finished.group(1)} of its {finished.group(2)} runs finished" in headline.group(1)
+    passed = re.search(r"(\d+) of (\d+) claim checks pass", (results / "report.md").read_text())
+    assert passed and f"{passed.group(1)} of its {passed.group(2)} target checks pass" in headline.group(1)
