@@ -200,7 +200,7 @@ _RULES_TEXT = (
 
 def selection_rules(frame: pd.DataFrame, datasets: list[str], store: ResultStore
                     ) -> dict[tuple[str, str], EpochOfBestMean]:
-    """GIN's paper's rule read on each graph-classification entry with every fold finished, at its
+    """GIN's paper's rule read on each graph-classification entry with two or more folds finished, at its
     chosen depth (Fathom's at >= ``GRAPH_DEPTH`` blocks), keyed ``(entry, dataset)``; an entry
     whose runs left no per-epoch history in ``store`` is left out."""
     chosen = chosen_depths(frame[frame["split"].astype(str).str.startswith("fold:")]) if not frame.empty else frame
