@@ -237,7 +237,8 @@ def rules_table(frame: pd.DataFrame, rules: dict[tuple[str, str], EpochOfBestMea
                                            f"{read.std * 100:.1f}",
                      "at epoch": f"{read.epoch} of {read.epochs}" + (f" ({read.budget})" if read.lower_bound else ""),
                      "GIN published (Xu 2019)": f"{published[0]} ± {published[1]}" if published else "–",
-                     "GIN re-evaluated (Errica 2020)": f"{reevaluated[0]} ± {reevaluated[1]}" if reevaluated else "–"})
+                     "GIN re-evaluated (Errica 2020)":
+                         f"{reevaluated[0]} ± {reevaluated[1]}" if reevaluated else "–"})
     order = {name: i for i, name in enumerate(DATASET_ORDER)}
     return pd.DataFrame(rows).sort_values("dataset", key=lambda d: d.map(order), kind="stable")
 
