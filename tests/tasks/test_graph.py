@@ -216,3 +216,20 @@ def test_the_model_is_built_for_the_training_and_validation_graphs_only():
     seen = torch.cat([task.index["train"], task.index["val"]])
     assert task.model_graph.num_nodes == sum(task.graphs[i].num_nodes for i in seen.tolist())
     assert task.model_graph.num_nodes < sum(g.num_nodes for g in task.graphs)
+
+
+def test_an_early_stopped_run_is_the_start_of_the_same_run_without_early_stopping():
+    """What lets GIN's paper's selection rule read an early-stopped run's curve as a lower bound
+    (fathom.benchmark.protocols): stopping early changes nothing before the stop, dropout's random
+    draws and the learning-rate schedule included."""
+    task = GraphClassification(_dataset(60), fold=0, batch_size=8, readout="sum")
+    config = TrainConfig(epochs=40, lr=0.05, seed=3, lr_step=5, lr_gamma=0.5)
+    histories = []
+    for patience in (2, None):
+        torch.manual_seed(0)
+        model = DeepGNN.for_graph(ModelConfig(depth=4, width=16, dropout=0.5), task.model_graph, task.num_classes)
+        histories.append(fit(model, task, config.replace(patience=patience), progress=False).history)
+    stopped, whole = histories
+    assert len(stopped) < len(whole) == 40  # the patience did stop it
+    columns = ("train_loss", "val_acc", "test_acc")
+    assert [[row[c] for c in columns] for row in stopped] == [[row[c] for c in columns] for row in whole[:len(stopped)]]
