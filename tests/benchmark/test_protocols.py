@@ -4,13 +4,11 @@ computation, and its lower bound when early stopping cut folds short."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fathom.benchmark.protocols import epoch_of_best_mean, fold_curves
-from fathom.sweep.store import ResultStore
+from fathom.benchmark.protocols import epoch_of_best_mean
 
 
 def test_the_rule_picks_one_epoch_for_all_folds_by_their_mean():
@@ -43,14 +41,3 @@ def test_the_rule_needs_two_folds_with_an_epoch_each():
         epoch_of_best_mean([[0.5, 0.6]], budget=2)
     with pytest.raises(ValueError, match="empty"):
         epoch_of_best_mean([[0.5], []], budget=2)
-
-
-def test_fold_curves_come_from_the_runs_histories(tmp_path):
-    store = ResultStore(tmp_path)
-    for run_id, accuracies in {"a": [0.5, 0.6], "b": [0.7]}.items():
-        (tmp_path / "runs" / run_id).mkdir(parents=True)
-        pd.DataFrame({"epoch": range(1, len(accuracies) + 1), "test_acc": accuracies}).to_csv(
-            tmp_path / "runs" / run_id / "metrics.csv", index=False)
-    assert fold_curves(store, pd.DataFrame({"run_id": ["b", "a"]})) == [[0.7], [0.5, 0.6]]
-    with pytest.raises(FileNotFoundError, match="run c has no per-epoch test_acc"):
-        fold_curves(store, pd.DataFrame({"run_id": ["a", "c"]}))

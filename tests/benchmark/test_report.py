@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from fathom.benchmark.protocols import EpochOfBestMean
-from fathom.benchmark.report import PUBLISHED_GIN, REEVALUATED_GIN, rules_table, selection_rules, target_claims
+from fathom.benchmark.report import (PUBLISHED_GIN, REEVALUATED_GIN, RuleRead, rules_table, selection_rules,
+                                     target_claims)
 from fathom.sweep.store import ResultStore
 
 
@@ -45,7 +46,7 @@ def test_hold_out_selection_is_held_to_gins_figure_re_evaluated_under_that_rule(
 
 
 def _read(mean, folds=10, epochs=350, budget=350):
-    return EpochOfBestMean(mean / 100, 0.05, min(epochs, 100), epochs, folds, budget)
+    return RuleRead(EpochOfBestMean(mean / 100, 0.05, min(epochs, 100), epochs, folds, budget))
 
 
 def test_gins_published_figure_is_checked_under_its_own_rule_and_a_cut_read_is_undecided():
@@ -62,15 +63,10 @@ def test_gins_published_figure_is_checked_under_its_own_rule_and_a_cut_read_is_u
     assert not claim({("Fathom", "mutag"): _read(mean - std + 0.1, folds=9)}).passed
     cut = claim({("Fathom", "mutag"): _read(mean - std - 0.1, epochs=120)})
     assert not cut.passed and "undecided" in cut.evidence and "lower bound" in cut.evidence
-    twin = {("Fathom", "mutag"): _read(mean - std - 0.1, epochs=120),
-            ("Fathom (no early stopping)", "mutag"): _read(mean - std + 0.1)}
-    assert claim(twin).passed  # the whole-budget twin reads for Fathom once its folds are in
-    twin[("Fathom (no early stopping)", "mutag")] = _read(mean - std + 0.1, folds=4)
-    assert not claim(twin).passed
     missed = claim({("Fathom", "mutag"): _read(mean - std - 0.1)})
     assert "undecided" not in missed.evidence  # every fold ran the budget: the read is exact
-    only_twin = {("Fathom (no early stopping)", "mutag"): _read(mean - std + 0.1)}
-    assert claim(only_twin).passed
+    extended = claim({("Fathom", "mutag"): RuleRead(_read(mean - std + 0.1).read, extended=3)})
+    assert "3 folds read on to the end" in extended.evidence
     unread = claim({})  # runs but no read (no history, or one fold): a failed target, not a missing one
     assert not unread.passed and "no read" in unread.evidence
 
@@ -83,13 +79,14 @@ def test_selection_rules_read_each_entrys_fold_histories(tmp_path):
             run_id = f"{entry}{depth}-{fold}"
             curves[run_id] = rng.random(epochs - fold)  # fold 2 stopped two epochs early
             (tmp_path / "runs" / run_id).mkdir(parents=True)
-            pd.DataFrame({"test_acc": curves[run_id]}).to_csv(tmp_path / "runs" / run_id / "metrics.csv")
+            pd.DataFrame({"train_loss": 1 - curves[run_id], "test_acc": curves[run_id]}).to_csv(
+                tmp_path / "runs" / run_id / "metrics.csv")
             rows.append({**_rows(entry, "mutag", depth, [0.5])[0], "run_id": run_id, "split": f"fold:{fold}",
                          "epochs": epochs, "best_val_acc": 0.9 if depth != 8 else 0.1})
     rules = selection_rules(pd.DataFrame(rows), ["mutag"], ResultStore(tmp_path))
     assert set(rules) == {("Fathom", "mutag"), ("GIN", "mutag")}
     fathom = np.stack([curves[f"Fathom16-{fold}"][:3] for fold in range(3)])
-    read = rules[("Fathom", "mutag")]
+    read = rules[("Fathom", "mutag")].read
     assert read.mean == pytest.approx(fathom.mean(axis=0).max()) and read.epoch == fathom.mean(axis=0).argmax() + 1
     assert (read.epochs, read.budget, read.lower_bound) == (3, 5, True)
     table = rules_table(pd.DataFrame(rows), rules)
@@ -97,10 +94,28 @@ def test_selection_rules_read_each_entrys_fold_histories(tmp_path):
     (tmp_path / "runs" / "GIN5-1" / "metrics.csv").unlink()  # a history missing: GIN is not read
     assert set(selection_rules(pd.DataFrame(rows), ["mutag"], ResultStore(tmp_path))) == {("Fathom", "mutag")}
     cut_all = [{**r, "epochs": 9} for r in rows]  # every fold stopped before a 9-epoch budget
-    assert selection_rules(pd.DataFrame(cut_all), ["mutag"], ResultStore(tmp_path))[("Fathom", "mutag")].budget == 9
+    assert selection_rules(pd.DataFrame(cut_all), ["mutag"], ResultStore(tmp_path))[("Fathom", "mutag")].read.budget == 9
     twin = [{**r, "entry": "Fathom (no early stopping)"} for r in rows if r["depth"] == 8]
     assert ("Fathom (no early stopping)", "mutag") not in selection_rules(
         pd.DataFrame(rows + twin), ["mutag"], ResultStore(tmp_path))  # a shallow Fathom twin is not read either
+    # a fold cut short is read on from its twin's run when that run starts as the stopped one did
+    fathom_rows = [r for r in rows if r["entry"] == "Fathom" and r["depth"] == 16]
+    twins = []
+    for fold, tail in [(2, rng.random(3)), (1, rng.random(1))]:
+        run_id = f"twin-{fold}"
+        history = pd.read_csv(tmp_path / "runs" / f"Fathom16-{fold}" / "metrics.csv", index_col=0)
+        longer = pd.concat([history, pd.DataFrame({"train_loss": 1 - tail, "test_acc": tail})], ignore_index=True)
+        if fold == 1:
+            longer.loc[0, "test_acc"] += 0.01  # another machine: not the same run, extends nothing
+        (tmp_path / "runs" / run_id).mkdir()
+        longer.to_csv(tmp_path / "runs" / run_id / "metrics.csv")
+        twins.append({**fathom_rows[fold], "entry": "Fathom (no early stopping)", "run_id": run_id})
+    rules = selection_rules(pd.DataFrame(fathom_rows + twins), ["mutag"], ResultStore(tmp_path))
+    rule = rules[("Fathom", "mutag")]
+    fold2 = pd.read_csv(tmp_path / "runs" / "twin-2" / "metrics.csv")["test_acc"].to_numpy()
+    extended = np.stack([curves["Fathom16-0"][:4], curves["Fathom16-1"][:4], fold2[:4]])
+    assert rule.extended == 1 and rule.read.epochs == 4  # fold 1 (4 epochs, not extended) now the shortest
+    assert rule.read.mean == pytest.approx(extended.mean(axis=0).max())
     # hiding a shallow Fathom: a Fathom chosen at 8 blocks is not read (the target is about >= 16)
     shallow = pd.DataFrame([r for r in rows if r["depth"] == 8])
     assert selection_rules(shallow, ["mutag"], ResultStore(tmp_path)) == {}

@@ -23,10 +23,6 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import pandas as pd
-
-from ..sweep.store import ResultStore
-
 CURVE = "test_acc"  # the per-epoch column of metrics.csv that the rule averages
 
 
@@ -67,15 +63,3 @@ def epoch_of_best_mean(curves: Sequence[Sequence[float]], budget: int) -> EpochO
     best = max(range(epochs), key=lambda e: (means[e], -e))
     return EpochOfBestMean(means[best], statistics.stdev(curve[best] for curve in curves), best + 1, epochs,
                            len(curves), max(budget, epochs))
-
-
-def fold_curves(store: ResultStore, runs: pd.DataFrame) -> list[list[float]]:
-    """The per-epoch test accuracy of each run in ``runs`` (rows of ``store``), in their order;
-    raises if a run has no history."""
-    curves = []
-    for run_id in runs["run_id"]:
-        metrics = store.metrics(run_id)
-        if metrics is None or CURVE not in metrics:
-            raise FileNotFoundError(f"run {run_id} has no per-epoch {CURVE} in {store.out / 'runs' / run_id}")
-        curves.append(metrics[CURVE].astype(float).tolist())
-    return curves

@@ -23,18 +23,20 @@ STATE_FILE = "benchmark.json"
 def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None, workers: int = 1,
                   executor: str = "local", datasets: tuple[str, ...] | None = None,
                   entries: tuple[str, ...] | None = None, progress: bool = True,
-                  command: str = "", report_only: bool = False) -> pd.DataFrame:
+                  command: str = "", report_only: bool = False, folds: tuple[int, ...] | None = None
+                  ) -> pd.DataFrame:
     """Run every run of ``preset`` (or of its ``datasets`` and ``entries``) not yet finished in
     ``out``, then write ``out/results.csv`` (one row per run, with its leaderboard ``entry``),
     ``leaderboard.md``, ``report.md`` and ``accuracy_vs_depth.png`` over every finished run of the
     preset, on its datasets and on any other that an invocation ran, so that an invocation
     restricted to some runs still reports the whole benchmark. ``report_only`` renders what has
     finished without running more. Wall time accumulates over resumed invocations in
-    ``out/benchmark.json``. Returns the reported runs' rows."""
+    ``out/benchmark.json``. ``folds`` restricts the run (not the report) to those folds of the
+    graph-classification datasets. Returns the reported runs' rows."""
     out = Path(out)
     sweep_out = out / SWEEP_FOLDER
     store = ResultStore(sweep_out)
-    chosen = preset.specs(data_root, datasets, entries)
+    chosen = preset.specs(data_root, datasets, entries, folds)
     ran = store.frame()
     tasks = {DATASETS[name].task for name in (*preset.datasets, *(datasets or ()))}
     earlier = [name for name in (ran["dataset"] if not ran.empty else ())

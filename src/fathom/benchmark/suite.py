@@ -76,10 +76,14 @@ class Preset:
     features: str = "protocol"
 
     def specs(self, data_root: str | None = None, datasets: tuple[str, ...] | None = None,
-              entries: tuple[str, ...] | None = None) -> list[tuple[str, RunSpec]]:
+              entries: tuple[str, ...] | None = None, folds: tuple[int, ...] | None = None
+              ) -> list[tuple[str, RunSpec]]:
         """``(entry label, run)`` for every run, in priority order: every entry's main runs with its
         base number of seeds (dataset by dataset), then the extra seeds of ``seeds_on``, then the
-        ablations, then the depth curves; a repeated run once."""
+        ablations, then the depth curves; a repeated run once. ``folds`` keeps only those
+        cross-validation folds of the graph-classification runs."""
+        if folds is not None and not all(0 <= fold < DEFAULT_FOLDS for fold in folds):
+            raise ConfigError(f"folds must lie in 0..{DEFAULT_FOLDS - 1}; got {', '.join(map(str, folds))}")
         chosen = [e for e in self.entries if entries is None or e.label in entries or e.factory in entries]
         if entries is not None and not chosen:
             known = ", ".join(sorted({e.label for e in self.entries} | {e.factory for e in self.entries}))
@@ -102,7 +106,8 @@ class Preset:
                 passes[3] += curve
         runs: dict[str, tuple[str, RunSpec]] = {}
         for label, spec in (run for runs_of_pass in passes for run in runs_of_pass):
-            runs.setdefault(spec.run_id, (label, spec))
+            if folds is None or DATASETS[spec.dataset].task != "graph" or spec.split in folds:
+                runs.setdefault(spec.run_id, (label, spec))
         return list(runs.values())
 
     def _entry_runs(self, entry: Entry, dataset: str, data_root: str | None

@@ -29,6 +29,8 @@ def benchmark(
         help="Comma-separated datasets to run (default: the preset's).")] = None,
     models: Annotated[Optional[str], typer.Option(
         help="Comma-separated entries or factories to run, e.g. Fathom,gcnii (default: all of the preset's).")] = None,
+    folds: Annotated[Optional[str], typer.Option(
+        help="Comma-separated cross-validation folds (0-9) of the graph datasets to run (default: all).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Parallel runs (processes, or Ray tasks).")] = 1,
     executor: Annotated[Literal[EXECUTORS], typer.Option(  # type: ignore[valid-type]
         help="local processes, or ray (pip install 'fathom\\[ray]').")] = "local",
@@ -49,14 +51,18 @@ def benchmark(
     split = lambda text: tuple(part.strip() for part in text.split(",") if part.strip()) if text else None  # noqa: E731
     command = shlex.join(["fathom", *sys.argv[1:]])
     try:
-        planned = chosen.specs(str(data_root) if data_root else None, split(datasets), split(models))
+        fold_numbers = tuple(int(fold) for fold in split(folds)) if folds else None
+    except ValueError:
+        raise typer.BadParameter(f"--folds takes comma-separated fold numbers, e.g. 1,3; got {folds!r}") from None
+    try:
+        planned = chosen.specs(str(data_root) if data_root else None, split(datasets), split(models), fold_numbers)
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from error
     writable_out(out)
     console.print(f"{len(planned)} runs of the {preset} preset -> {out}")
     try:
         run_benchmark(chosen, out, str(data_root) if data_root else None, workers, executor, split(datasets),
-                      split(models), progress, command, report_only)
+                      split(models), progress, command, report_only, fold_numbers)
     except (DatasetError, RuntimeError) as error:
         raise fail(str(error)) from error
     console.print(f"leaderboard: {Path(out) / 'leaderboard.md'}; report: {Path(out) / 'report.md'}")
