@@ -91,3 +91,12 @@ def test_the_whole_budget_twins_differ_from_their_entries_only_in_early_stopping
             assert stopped.train.patience == 100 and whole.train.patience is None
             assert whole.train.replace(patience=100) == stopped.train and whole.model == stopped.model
             assert (whole.split, whole.factory) == (stopped.split, stopped.factory)
+
+
+def test_folds_restrict_the_graph_runs_only():
+    runs = PRESETS["graphs"].specs(datasets=("nci1",), entries=("Fathom (no early stopping)",), folds=(1, 3, 9))
+    assert [(label, spec.split) for label, spec in runs] == [("Fathom (no early stopping)", f) for f in (1, 3, 9)]
+    node = PRESETS["quick"].specs(datasets=("cora",), folds=(1,))
+    assert node == PRESETS["quick"].specs(datasets=("cora",))  # node datasets have no folds to restrict
+    with pytest.raises(ConfigError, match="folds must lie in 0..9"):
+        PRESETS["graphs"].specs(folds=(10,))
