@@ -12,7 +12,8 @@ which selects on the data it reports, so it reads higher than hold-out selection
 A figure compared with a published one is read under the published figure's rule.
 
 Early stopping cuts runs short. Training before the stop does not depend on when the stop comes,
-so a run's curve is a prefix of the curve it would have had at the full budget; the maximum over
+so a run's curve is a prefix of the curve it would have had at the full budget (on one machine and
+torch version: ``tests/tasks/test_graph.py`` checks it; another torch changes the run); the maximum over
 the epochs that every fold ran is therefore a *lower bound* on the rule's value at the full budget,
 and equal to it when every fold ran the whole budget.
 """

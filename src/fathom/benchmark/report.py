@@ -76,8 +76,9 @@ def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], 
         lines += ["## Graph classification under both selection rules", "", _RULES_TEXT, "",
                   markdown_table(rules_table(finished, rules)), ""]
     claims = target_claims(finished, datasets, rules)
+    progress = _progress(planned, frame)
     if preset.name == "full":
-        claims.append(budget_claim(_progress(planned, frame)))
+        claims.append(budget_claim(progress))
     if claims:
         lines += ["## Targets", "", claims_section(claims), ""]
     if ablations:
@@ -91,7 +92,6 @@ def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], 
                            out / "accuracy_vs_depth.png", ylabel="test accuracy (%)",
                            title="Test accuracy at best validation against depth")
         lines += ["## Accuracy against depth", "", "![accuracy against depth](accuracy_vs_depth.png)", ""]
-    progress = _progress(planned, frame)
     lines += ["## What ran", "", f"Cost: {budget_claim(progress).evidence}.", "", _progress_table(progress), ""]
     write_atomic(out / "report.md", "\n".join(lines) + "\n")
 
