@@ -13,9 +13,14 @@ Adam's lr = 0.005 * min(1, sqrt(1024 / L)): under beta = 1/sqrt(L) one Adam step
 weight by about lr, and coherent moves add up over the L blocks to a change of the function of
 order sqrt(L) * lr, which the scaling holds at its 1024-block value. `--log FILE` appends one JSON
 line per epoch as the run goes.
+`--per-block` times `--train` at each of `--depths` in `--rounds` rounds of fresh processes, one per depth,
+the order rotated each round (so no depth always runs first or last), and reports per depth the
+median CPU time per block over every timed epoch of every round, each round's median, and the ratio
+to the shallowest depth: one process's few epochs vary by more than the depths do.
 
     python bench/depth_memory.py [--depths 16 64 256 1024] [--modes full checkpoint reversible]
     python bench/depth_memory.py --train [--depth 1024 --mode reversible --train-epochs 50 --log run.jsonl]
+    python bench/depth_memory.py --per-block --depths 1024 4096 10000 [--rounds 3 --train-epochs 3]
 """
 
 from __future__ import annotations
@@ -65,9 +70,36 @@ def worker(arguments: dict) -> dict:
     return {**{k: v for k, v in arguments.items() if k not in ("data_root", "log")}, **model_arguments,
             "epoch_s": median(times), "epoch_cpu_s": median(cpu_times),
             "cpu_ms_per_block": 1000 * median(cpu_times) / config.depth,
+            "cpu_ms_per_block_epochs": [1000 * seconds / config.depth for seconds in cpu_times],
             "peak_rss_mb": peak_rss_mb(), "rss_after_data_mb": rss_after_data,
             "cuda_peak_mb": cuda_peak_mb(device), "first_loss": losses[0], "last_loss": losses[-1],
             "min_loss": min(losses)}
+
+
+def per_block_rows(depths: list[int], rounds: int, run) -> list[dict]:
+    """``run(depth)`` for every depth in each of ``rounds`` rounds, the order rotated by one each
+    round; per depth the median over all timed epochs' CPU ms per block and its ratio to the shallowest."""
+    epochs: dict[int, list[float]] = {depth: [] for depth in depths}
+    round_medians: dict[int, list[float]] = {depth: [] for depth in depths}
+    rss: dict[int, float] = {}
+    errors: dict[int, str] = {}
+    for round_ in range(rounds):
+        shift = round_ % len(depths)
+        for depth in depths[shift:] + depths[:shift]:
+            result = run(depth)
+            if "error" in result:
+                errors[depth] = result["error"]
+                continue
+            epochs[depth] += result["cpu_ms_per_block_epochs"]
+            round_medians[depth].append(result["cpu_ms_per_block"])
+            rss[depth] = max(rss.get(depth, 0.0), result["peak_rss_mb"])
+    medians = {depth: median(values) for depth, values in epochs.items() if values}
+    reference = medians.get(min(depths))
+    return [{"depth": depth, "rounds": len(round_medians[depth]),
+             "round_medians": ", ".join(f"{value:.2f}" for value in round_medians[depth]),
+             "median_ms_per_block": medians.get(depth), "peak_rss_mb": rss.get(depth),
+             "vs_shallowest": medians[depth] / reference if depth in medians and reference else None,
+             "error": errors.get(depth)} for depth in depths]
 
 
 def main() -> None:
@@ -82,15 +114,27 @@ def main() -> None:
     parser.add_argument("--norm", default=TRAIN_MODEL["norm"])
     parser.add_argument("--residual-aggregation", type=float, default=TRAIN_MODEL["residual_aggregation"])
     parser.add_argument("--log", help="append one JSON line per epoch to this file")
+    parser.add_argument("--per-block", action="store_true", help="CPU time per block at each of --depths, "
+                                                                  "in --rounds rounds of fresh --train processes")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if run_worker_or_print_method(args, worker, __doc__):
         return
-    if args.train:
-        lr = args.lr if args.lr is not None else 0.005 * min(1.0, math.sqrt(1024 / args.depth))
-        result = in_fresh_process(__file__, {
-            "depth": args.depth, "mode": args.mode, "epochs": args.train_epochs, "device": args.device,
+
+    def train_run(depth: int, epochs: int, log: str | None = None) -> dict:
+        lr = args.lr if args.lr is not None else 0.005 * min(1.0, math.sqrt(1024 / depth))
+        return in_fresh_process(__file__, {
+            "depth": depth, "mode": args.mode, "epochs": epochs, "device": args.device,
             "data_root": args.data_root, "init": args.init, "norm": args.norm,
-            "residual_aggregation": args.residual_aggregation, "lr": lr, "log": args.log}, timeout=6 * 3600)
+            "residual_aggregation": args.residual_aggregation, "lr": lr, "log": log}, timeout=6 * 3600)
+
+    if args.per_block:
+        print(markdown(per_block_rows(args.depths, args.rounds, lambda depth: train_run(depth, args.train_epochs)),
+                       ["depth", "rounds", "round_medians", "median_ms_per_block", "vs_shallowest",
+                        "peak_rss_mb", "error"]))
+        return
+    if args.train:
+        result = train_run(args.depth, args.train_epochs, args.log)
         print(markdown([result], ["depth", "mode", "init", "norm", "residual_aggregation", "lr", "epochs",
                                   "first_loss", "min_loss", "last_loss", "epoch_s", "epoch_cpu_s",
                                   "cpu_ms_per_block", "peak_rss_mb", "cuda_peak_mb", "error"]))

@@ -1,14 +1,15 @@
 """A sweep on Ray with 2 workers against 1: wall time, speed-up, and the same results table.
 
-The sweep (CSBM, 4 runs: depths 16 and 32 x 2 seeds, width 64, 600 epochs by default: each run ~10 s) runs three
-times into fresh directories: ``--executor ray --workers 1``, ``--executor ray --workers 2`` and
+The sweep (CSBM, 4 runs: depths 16 and 32 x 2 seeds, width 64, 2400 epochs by default, each run
+~50 s of training; at 600 epochs, ~10 s a run, the machine's noise decided the speed-up) runs
+three times into fresh directories: ``--executor ray --workers 1``, ``--executor ray --workers 2`` and
 ``--executor local --workers 2``. Ray's local instance and its worker processes are started by an
 untimed warm-up sweep first. The executors share the cores as ``fathom sweep`` does: one worker
 gets every core as torch threads, two get one each. The speed-up is ray-1's wall time over ray-2's;
 it can approach 2 only on 2 idle cores. The results tables must agree (the same
 seeded runs, whichever executor ran them), checked on each run's final training loss.
 
-    python bench/ray_sweep.py [--epochs 600]
+    python bench/ray_sweep.py [--epochs 2400]
     python bench/ray_sweep.py --idle 30    # only: CPU seconds Ray's own processes use in 30 s of idling
 """
 
@@ -66,7 +67,7 @@ def idle_daemons(seconds: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=600)
+    parser.add_argument("--epochs", type=int, default=2400)
     parser.add_argument("--idle", type=float, help="only measure Ray's processes idling for this many seconds")
     arguments = parser.parse_args()
     if arguments.idle:
