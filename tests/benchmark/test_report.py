@@ -151,6 +151,19 @@ def test_256_blocks_are_compared_with_64_on_the_seeds_both_ran():
     assert not [c for c in target_claims(pd.DataFrame(runs(64, [0.8] * 3)), ["cora"]) if "256 blocks" in c.statement]
 
 
+def test_the_ablation_table_compares_fathom_on_the_ablations_seeds_and_depth():
+    from fathom.benchmark.report import ablation_table
+
+    fathom = _rows("Fathom", "cora", 64, [0.80, 0.80, 0.80] + [0.90] * 7) + _rows("Fathom", "cora", 16, [0.1] * 3)
+    removed = _rows("Fathom: no dropout", "cora", 64, [0.70, 0.70, 0.70])
+    table = ablation_table(pd.DataFrame(fathom + removed), ["Fathom: no dropout", "Fathom: no norm"],
+                           ["cora", "texas"])
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| Fathom")}
+    assert "50.0 / 80.0 (n=3)" in rows["Fathom"]  # seeds 0-2 at depth 64, not all ten nor depth 16
+    assert "50.0 / 70.0 (n=3)" in rows["Fathom: no dropout"]
+    assert "texas" not in table and "n=" not in rows["Fathom: no norm"]
+
+
 def test_the_budget_claim_adds_the_unfinished_runs_at_their_median_and_cannot_pass_on_unknown_costs():
     from fathom.benchmark.report import BUDGET_HOURS, _progress, budget_claim
     from fathom.config import ModelConfig, TrainConfig
