@@ -8,7 +8,7 @@ import pytest
 
 from fathom.benchmark.protocols import EpochOfBestMean
 from fathom.benchmark.report import (PUBLISHED_GIN, REEVALUATED_GIN, RuleRead, rules_table, selection_rules,
-                                     target_claims)
+                                     target_claims, whole_preset_command)
 from fathom.sweep.store import ResultStore
 
 
@@ -186,3 +186,14 @@ def test_the_budget_claim_adds_the_unfinished_runs_at_their_median_and_cannot_pa
     assert not slow.passed  # (1 + 120 + 2 x 60.5 min) / 2 workers > 2 h
     unknown = budget_claim(_progress(planned("cora", 2) + planned("texas", 3), pd.DataFrame(finished("cora", [60.0]))))
     assert not unknown.passed and "leaving out 3 runs of entries with no finished run" in unknown.evidence
+
+
+@pytest.mark.parametrize("invocation, whole", [
+    ("fathom benchmark --preset full --datasets actor --models Fathom --data-root ../data --out res --workers 1",
+     "fathom benchmark --preset full --data-root ../data --out res --workers 1"),
+    ("fathom benchmark --preset graphs --folds=1,3 --out 'my results' --report-only",
+     "fathom benchmark --preset graphs --out 'my results'"),
+    ("fathom benchmark --preset quick --out q", "fathom benchmark --preset quick --out q"),
+])
+def test_the_reports_command_runs_the_whole_preset(invocation, whole):
+    assert whole_preset_command(invocation) == whole

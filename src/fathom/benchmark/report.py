@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,32 @@ BUDGET_HOURS, BUDGET_WORKERS = 2.0, 2  # the benchmark issue's budget for the fu
 DUPLICATE_LEAKS = ("chameleon", "squirrel")
 
 
+RESTRICTING = ("--datasets", "--models", "--folds", "--report-only")  # options that run part of a preset
+STATE_FILE = "benchmark.json"  # run_benchmark records each invocation, its wall time and the environment
+
+
+def whole_preset_command(command: str) -> str:
+    """``command`` (a ``fathom benchmark`` invocation) without the options that restrict it to part of
+    the preset: the command that runs, or resumes, the whole of it into the same folder."""
+    tokens, kept = shlex.split(command), []
+    skip = False
+    for token in tokens:
+        if skip:
+            skip = False
+            continue
+        name = token.split("=", 1)[0]
+        if name in RESTRICTING:
+            skip = "=" not in token and name != "--report-only"
+            continue
+        kept.append(token)
+    return shlex.join(kept)
+
+
+def _restrictions(commands: list[str]) -> list[str]:
+    used = {token.split("=", 1)[0] for command in commands for token in shlex.split(command)}
+    return [option for option in RESTRICTING if option in used]
+
+
 def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], frame: pd.DataFrame,
                  state: dict[str, Any], store: ResultStore | None = None) -> None:
     """``report.md`` and ``leaderboard.md`` in ``out`` over the ``finished`` rows of ``frame``;
@@ -56,7 +83,10 @@ def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], 
     invocations = state.get("invocations", [])
     unfinished = sum(1 for i in invocations if i.get("seconds") is None)
     training = finished["seconds"].sum() / 60 if not finished.empty else 0.0
-    lines += [f"Command: `{invocations[-1]['command'] if invocations else ''}`  ",
+    commands = [invocation["command"] for invocation in invocations]
+    lines += [f"Command: `{whole_preset_command(commands[-1]) if commands else ''}`  ",
+              *([f"It ran as invocations restricted by {', '.join(_restrictions(commands))} "
+                 f"(each command in `{STATE_FILE}`); the last: `{commands[-1]}`  "] if _restrictions(commands) else []),
               f"Wall time of the invocations that finished: {state.get('wall_seconds', 0) / 60:.0f} min; "
               f"{len(invocations)} invocation(s), {unfinished} stopped before the end. Training time summed "
               f"over the finished runs: {training:.0f} min. Finished runs: {len(finished)} of {len(planned)} "

@@ -13,11 +13,10 @@ from ..data import DATASETS
 from ..runs import environment, write_csv, write_json
 from ..sweep import run_sweep
 from ..sweep.store import ResultStore
-from .report import write_report
+from .report import STATE_FILE, write_report
 from .suite import Preset
 
 SWEEP_FOLDER = "sweep"  # the sweep store and run directories, under the benchmark's folder
-STATE_FILE = "benchmark.json"
 
 
 def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None, workers: int = 1,
