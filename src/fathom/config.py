@@ -27,6 +27,7 @@ MEMORY_MODES = ("full", "checkpoint", "reversible")
 DEVICES = ("auto", "cpu", "cuda")
 PARTITION_METHODS = ("metis", "random")  # fathom.data.partition's
 PARTITION_EVALUATIONS = ("auto", "whole", "parts")
+READOUTS = ("sum", "mean")  # graph classification: how each graph's node outputs are pooled
 
 
 class ConfigError(ValueError):
@@ -295,6 +296,9 @@ class TrainConfig(Config):
     ``lr_step``: a step schedule, the learning rate of epoch ``e`` (from 1) being
     ``lr * lr_gamma ** ((e - 1) // lr_step)`` (Xu et al. 2019 halve GIN's every 50 epochs); ``None``
     keeps ``lr`` throughout.
+    ``readout`` (graph classification only): graph g's logits are ``sum_(v in g) h_v`` (GIN's) or
+    ``(1/n_g) sum_(v in g) h_v`` of the model's node outputs ``h_v``. With node outputs of order one,
+    the mean keeps the logits of order one at initialisation; the sum grows them with the graph's size.
     """
 
     epochs: int = option(100, "Training epochs.", low=1)
@@ -319,6 +323,8 @@ class TrainConfig(Config):
     lr_step: int | None = option(None, "Multiply the learning rate by lr_gamma every this many epochs (a step "
                                        "schedule; GIN's paper halves it every 50).", low=1)
     lr_gamma: float = option(0.5, "The step schedule's factor (with lr_step).")
+    readout: str = option("sum", "Graph classification: pool each graph's node outputs by their sum (GIN's) or "
+                                 "mean.", choices=READOUTS)
 
     def __post_init__(self) -> None:
         check_number("epochs", self.epochs, 1, integer=True)

@@ -135,6 +135,17 @@ def test_a_graph_classification_dataset_trains_on_the_fold_given_by_split(shared
                                  "--record-every", "5", "--out", str(tmp_path / "recorded"), "--no-progress"])
     assert result.exit_code == 1 and "--record-every applies to one graph's nodes" in result.output
     assert not (tmp_path / "recorded").exists()
+    result = runner.invoke(app, ["train", "--dataset", "mutag", "--data-root", str(shared_data_root), "--readout",
+                                 "mean", "--depth", "2", "--width", "8", "--epochs", "1", "--device", "cpu",
+                                 "--out", str(tmp_path / "mean"), "--no-progress"])
+    assert result.exit_code == 0 and "mean readout" in result.output, result.output
+
+
+def test_a_readout_on_a_node_dataset_is_one_line_naming_it(tmp_path):
+    result = runner.invoke(app, ["train", "--dataset", "karate", "--readout", "mean", "--epochs", "1",
+                                 "--out", str(tmp_path / "karate"), "--no-progress"])
+    assert result.exit_code == 1 and "--readout pools graphs; karate is a node-classification dataset" in result.output
+    assert not (tmp_path / "karate").exists()
 
 
 def test_tensorboard_gets_every_epoch_metric_and_the_layer_diagnostics(tmp_path):

@@ -80,3 +80,13 @@ def test_a_partitioned_run_in_a_sweep_is_refused_not_trained_full_batch():
 
     with pytest.raises(ConfigError, match="partitions=4: sweep runs train full-batch"):
         RunSpec("karate", ModelConfig(depth=2, width=8), TrainConfig(partitions=4))
+
+
+def test_a_readout_keys_a_graph_datasets_run_and_is_refused_on_a_node_dataset():
+    from fathom.config import ConfigError, ModelConfig, TrainConfig
+    from fathom.sweep import RunSpec
+
+    mean, total = (RunSpec("mutag", ModelConfig(depth=2), TrainConfig(readout=r), split=0) for r in ("mean", "sum"))
+    assert mean.run_id != total.run_id
+    with pytest.raises(ConfigError, match="readout=mean: a readout pools graphs; karate is a node-classification"):
+        RunSpec("karate", ModelConfig(depth=2), TrainConfig(readout="mean"))

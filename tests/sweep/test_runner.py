@@ -225,3 +225,12 @@ def test_the_ray_executor_gives_the_local_executors_results_table(tmp_path):
     on_ray = on_ray.set_index("run_id").sort_index()
     timing = [c for c in local.columns if "seconds" in c or "memory" in c]
     pd.testing.assert_frame_equal(local.drop(columns=timing), on_ray.drop(columns=timing))
+
+
+def test_a_graph_run_pools_by_its_readout(monkeypatch):
+    from fathom.sweep import runner
+
+    asked = {}
+    monkeypatch.setattr(runner, "load_task", lambda *args, **kwargs: asked.update(kwargs))
+    runner._task(RunSpec("proteins", SMALL, TrainConfig(readout="mean"), split=3))
+    assert asked == {"split": 3, "readout": "mean"}

@@ -43,12 +43,14 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def load_graph_task_or_exit(dataset: str, data_root: Path | None, split: str | int | None = None):
-    """A graph-classification dataset's task on fold ``split`` (default 0), errors as one line."""
+def load_graph_task_or_exit(dataset: str, data_root: Path | None, split: str | int | None = None,
+                            readout: str = "sum"):
+    """A graph-classification dataset's task on fold ``split`` (default 0), pooling by ``readout``,
+    errors as one line."""
     from ..tasks import load_task
 
     try:
-        return load_task(dataset, data_root, split=split)
+        return load_task(dataset, data_root, split=split, readout=readout)
     except DatasetError as error:
         raise fail(str(error)) from error
 

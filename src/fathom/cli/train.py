@@ -59,7 +59,7 @@ def train(
     metrics.csv and summary.json to the run directory. Ctrl-C stops cleanly (summary.json marked
     interrupted); with --checkpoint-every, --resume continues a stopped or killed run.
     A graph-classification dataset (mutag, proteins, imdb-binary, nci1) trains on mini-batches of
-    graphs with a sum readout; --split K picks the test fold (0-9) of its stratified 10 folds.
+    graphs with a sum (or --readout mean) readout; --split K picks the test fold (0-9) of its stratified 10 folds.
     --partitions K trains one part of the graph per step (Cluster-GCN); under torchrun
     --nproc-per-node N the processes share each epoch's parts (K a multiple of N) and only the
     first writes the run directory.
@@ -85,10 +85,13 @@ def train(
         if record_every is not None or features != "raw":
             raise fail(f"{'--record-every' if record_every is not None else '--features protocol'} applies to one "
                        f"graph's nodes; {dataset} is a graph-classification dataset")
-        data = load_graph_task_or_exit(dataset, data_root, None if split == "standard" else split)
+        data = load_graph_task_or_exit(dataset, data_root, None if split == "standard" else split,
+                                       train_config.readout)
         out = writable_out(out or default_out("train", dataset))
         console.print(data.describe())
     else:
+        if train_config.readout != "sum":
+            raise fail(f"--readout pools graphs; {dataset} is a node-classification dataset")
         data = load_or_exit(dataset, data_root, train_config.seed, opt.parse_split(split), features)
         try:  # before anything is built, even for the check at initialisation (partitioned: per part, later)
             if train_config.partitions == 1:

@@ -40,7 +40,7 @@ from torch_geometric.utils import degree
 from ..data import InvalidGraphError, check_structure
 from .node import accuracy
 
-READOUTS = {"sum": global_add_pool, "mean": global_mean_pool}
+POOLS = {"sum": global_add_pool, "mean": global_mean_pool}  # one per fathom.config.READOUTS
 DEFAULT_FOLDS = 10
 VALIDATION_FRACTION = 0.1  # of the training folds, stratified: the holdout that selects the epoch
 
@@ -129,8 +129,8 @@ class GraphClassification:
 
     def __init__(self, dataset: Any, fold: int = 0, folds: int = DEFAULT_FOLDS, seed: int = 0,
                  batch_size: int = 32, readout: str = "sum") -> None:
-        if readout not in READOUTS:
-            raise ValueError(f"readout must be one of {', '.join(READOUTS)}; got {readout!r}")
+        if readout not in POOLS:
+            raise ValueError(f"readout must be one of {', '.join(POOLS)}; got {readout!r}")
         if not 0 <= fold < folds:
             raise ValueError(f"fold must lie in 0..{folds - 1}; got {fold}")
         if batch_size < 1:
@@ -142,7 +142,7 @@ class GraphClassification:
         self.name = getattr(dataset, "name", "graphs")
         self.fold, self.folds, self.seed, self.batch_size = fold, folds, seed, batch_size
         self.readout = readout
-        self.pool = READOUTS[readout]
+        self.pool = POOLS[readout]
         self.num_classes = int(labels.max()) + 1
         self.in_channels = graphs[0].num_features
         self.chance_loss = math.log(max(self.num_classes, 2))

@@ -12,13 +12,13 @@ FOLD_SEED = 0  # the folds of a graph dataset are the same for every model and t
 
 
 def load_task(name: str, root: str | os.PathLike | None = None, *, split: str | int | None = None, seed: int = 0,
-              normalize: bool | str = False) -> NodeClassification | GraphClassification:
+              normalize: bool | str = False, readout: str = "sum") -> NodeClassification | GraphClassification:
     """Load dataset ``name`` and make its task.
 
     Node datasets: :class:`NodeClassification` on the split :func:`~fathom.data.load_dataset` gives
     for ``split`` and ``seed``. Graph datasets: :class:`GraphClassification` whose test graphs are
     fold ``split`` (default 0) of the stratified 10-fold split (seeded by :data:`FOLD_SEED`, so the
-    folds do not change with the training seed).
+    folds do not change with the training seed), pooling each graph's node outputs by ``readout``.
     """
     if get_spec(name).task == "graph":
         if isinstance(split, str) and split.strip().isdigit():
@@ -27,5 +27,7 @@ def load_task(name: str, root: str | os.PathLike | None = None, *, split: str | 
                                   or not 0 <= split < DEFAULT_FOLDS):
             raise SplitError(f"{name} is a graph-classification dataset: its split is a fold number 0.."
                              f"{DEFAULT_FOLDS - 1}; got {split!r}")
-        return GraphClassification(load_dataset(name, root), fold=split or 0, seed=FOLD_SEED)
+        return GraphClassification(load_dataset(name, root), fold=split or 0, seed=FOLD_SEED, readout=readout)
+    if readout != "sum":
+        raise ValueError(f"readout={readout!r} pools graphs; {name} is a node-classification dataset")
     return NodeClassification(load_dataset(name, root, split=split, seed=seed, normalize=normalize))
