@@ -1,4 +1,4 @@
-"""GCNII on Actor under the same candidates as Fathom's grid (context for Fathom's validation-chosen configuration).
+"""GCNII on Actor under the same candidates as Fathom's grid: the selection of the GCNII baseline's Actor setting.
 
     python docs/results/actor_choice/gcnii_grid.py 1    # runs into runs/actor_choice/gcnii
 """
