@@ -44,17 +44,20 @@ def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None,
     labels = {spec.run_id: label for label, spec in planned}  # chosen's among them
     state = _state(out)
     started = time.perf_counter()
+    invocation = {"command": command, "workers": workers, "executor": executor, "started": time.time(),
+                  "seconds": None}
     if not report_only:  # recorded now, so a killed invocation still shows what ran
-        state["invocations"] = state.get("invocations", []) + [
-            {"command": command, "workers": workers, "executor": executor, "started": time.time(), "seconds": None}]
+        state["invocations"] = state.get("invocations", []) + [invocation]
         write_json(out / STATE_FILE, state)
         run_sweep([spec for _, spec in chosen], sweep_out, workers, executor, progress=progress,
                   description={"benchmark": preset.name, "command": command, "benchmark_runs": len(planned)})
     frame = store.frame()
     frame = frame[frame["run_id"].isin(labels)].reset_index(drop=True) if not frame.empty else frame
-    if not report_only:
-        state["wall_seconds"] = state.get("wall_seconds", 0.0) + time.perf_counter() - started
-        state["invocations"][-1]["seconds"] = time.perf_counter() - started
+    if not report_only:  # read again: an invocation running beside this one may have recorded itself
+        elapsed, state = time.perf_counter() - started, _state(out)
+        state["wall_seconds"] = state.get("wall_seconds", 0.0) + elapsed
+        state["invocations"] = [{**entry, "seconds": elapsed} if entry.get("started") == invocation["started"]
+                                else entry for entry in state.get("invocations", [])]
     state.update({"preset": preset.name, "planned_runs": len(planned), "environment": environment(0, "cpu")})
     write_json(out / STATE_FILE, state)
     frame = frame.copy()
