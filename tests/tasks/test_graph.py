@@ -233,3 +233,10 @@ def test_an_early_stopped_run_is_the_start_of_the_same_run_without_early_stoppin
     assert len(stopped) < len(whole) == 40  # the patience did stop it
     columns = ("train_loss", "val_acc", "test_acc")
     assert [[row[c] for c in columns] for row in stopped] == [[row[c] for c in columns] for row in whole[:len(stopped)]]
+
+
+def test_every_readout_the_configuration_offers_has_a_pool():
+    from fathom.config import READOUTS
+    from fathom.tasks.graph import POOLS
+
+    assert set(POOLS) == set(READOUTS)
