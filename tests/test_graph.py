@@ -466,6 +466,26 @@ def test_unit_scaling_gives_every_block_perron_root_one(make_er, dense_operator,
     assert operator.perron_root() == 1.0
 
 
+@pytest.mark.parametrize("directed", [False, True])
+def test_component_roots_of_a_batch_of_graphs_of_many_sizes_match_each_blocks_dense_root(make_er, dense_operator,
+                                                                                          directed):
+    # several components share each size class of the batched eigensolve (sizes 5-7, 9-13, 33-40), so
+    # blocks are padded to their class's largest
+    parts, n = [], 0
+    for seed, size in enumerate((5, 6, 7, 9, 12, 13, 30, 33, 40, 2)):
+        parts.append(make_er(size, 0.5, seed=seed, directed=directed) + n)
+        n += size
+    edge_index = torch.cat(parts, dim=1)
+    reference = dense_operator(edge_index, n, "sum", 0.0)
+    labels, roots = AggregationOperator(edge_index, n, "sum", dtype=torch.float64).component_roots()
+    components = weak_components(reference)
+    assert len(components) >= 10
+    for members in components:
+        block = np.ix_(members, members)
+        expected = float(np.abs(np.linalg.eigvals(reference[block])).max())
+        assert float(roots[labels[members[0]]]) == pytest.approx(expected, rel=1e-9)
+
+
 @pytest.mark.parametrize("kind", ["gcn", "mean"])
 def test_component_scaling_changes_nothing_where_every_component_has_root_one(make_er, kind):
     edge_index, n = disconnected_graph(make_er)

@@ -319,21 +319,17 @@ class AggregationOperator:
         local = torch.empty_like(strong)  # each node's position inside its component
         order = torch.argsort(strong, stable=True)
         local[order] = torch.arange(self.num_nodes) - (torch.cumsum(sizes, 0) - sizes)[strong[order]]
-        edge_order = torch.argsort(strong[rows], stable=True)
-        edge_ends = torch.cumsum(torch.bincount(strong[rows], minlength=count), 0).tolist()
         single = rows == cols  # a one-node block's root is its diagonal entry (most blocks of a digraph)
         lonely = sizes[strong[rows[single]]] == 1
         lower[strong[rows[single]][lonely]] = values[single][lonely]
         upper[strong[rows[single]][lonely]] = values[single][lonely]
-        for component in ((~large) & (sizes > 1)).nonzero().flatten().tolist():
-            edges = edge_order[(edge_ends[component - 1] if component else 0):edge_ends[component]]
-            size = int(sizes[component])
-            block = torch.zeros(size, size, dtype=torch.float64)
-            block[local[rows[edges]], local[cols[edges]]] = values[edges]
-            root = (torch.linalg.eigvalsh(block).max() if self.is_symmetric
-                    else torch.linalg.eigvals(block).abs().max())
-            lower[component] = upper[component] = float(root)
+        small = ((~large) & (sizes > 1)).nonzero().flatten()
+        if small.numel():
+            roots = self._dense_block_roots(small, sizes, strong, local, rows, cols, values)
+            lower[small], upper[small] = roots, roots
         if large.any() and self.is_symmetric:
+            edge_order = torch.argsort(strong[rows], stable=True)
+            edge_ends = torch.cumsum(torch.bincount(strong[rows], minlength=count), 0).tolist()
             for component in large.nonzero().flatten().tolist():
                 edges = edge_order[(edge_ends[component - 1] if component else 0):edge_ends[component]]
                 lower[component] = upper[component] = _largest_symmetric_eigenvalue(
@@ -353,6 +349,29 @@ class AggregationOperator:
                 warnings.warn(f"per-component power iteration did not reach tol={tol} in {max_iter} steps")
             lower[large], upper[large] = low[large], high[large]
         return lower, upper
+
+    def _dense_block_roots(self, components: Tensor, sizes: Tensor, strong: Tensor, local: Tensor, rows: Tensor,
+                           cols: Tensor, values: Tensor) -> Tensor:
+        """Exact Perron roots of the blocks of ``components`` (``rows, cols, values``: the entries
+        inside the strongly connected components), one batched dense eigensolve per size class
+        ``(2^(k-1), 2^k]``: a block padded with zero rows and columns keeps its nonzero eigenvalues,
+        and adds only zeros, which never exceed a nonnegative matrix's Perron root. Padding to the
+        class's largest block stores at most four times the blocks' own entries."""
+        classes = torch.ceil(torch.log2(sizes[components].double())).long()
+        position = torch.full((sizes.numel(),), -1, dtype=torch.long)
+        roots = torch.empty(components.numel(), dtype=torch.float64)
+        for size_class in torch.unique(classes).tolist():
+            members = (classes == size_class).nonzero().flatten()
+            chosen = components[members]
+            position[chosen] = torch.arange(chosen.numel())
+            edges = (position[strong[rows]] >= 0).nonzero().flatten()
+            width = int(sizes[chosen].max())
+            blocks = torch.zeros(chosen.numel(), width, width, dtype=torch.float64)
+            blocks[position[strong[rows[edges]]], local[rows[edges]], local[cols[edges]]] = values[edges]
+            roots[members] = (torch.linalg.eigvalsh(blocks).amax(-1) if self.is_symmetric
+                              else torch.linalg.eigvals(blocks).abs().amax(-1))
+            position[chosen] = -1
+        return roots
 
     def _pattern(self):
         from scipy.sparse import coo_matrix
