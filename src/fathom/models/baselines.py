@@ -206,9 +206,10 @@ class GCNIIParams(Config):
     5e-4 on the dense layers, 1500 epochs, patience 100. Per dataset: CiteSeer and PubMed
     semi-supervised (semi.sh); Chameleon, Cornell, Texas and Wisconsin full-supervised (full.sh
     over full-supervised.py's defaults: 64 hidden, dropout 0.5, alpha 0.5, one L2 for all
-    parameters). Actor has no published setting: its entry is the one of the candidates that Fathom's
-    Actor configuration was chosen from with the best validation accuracy (the Cora default included;
-    docs/results/actor_choice/), the same selection as Fathom's."""
+    parameters). Actor and Squirrel have no published setting: each entry is the one of the candidates
+    that Fathom's configuration for the dataset was chosen from with the best validation accuracy (the
+    Cora default included; docs/results/actor_choice/, docs/results/squirrel_choice/), the same
+    selection as Fathom's."""
 
     depth: int = option(64, "Number of GCN2Conv layers.", low=1)
     width: int = option(64, "Hidden width.", low=1)
@@ -273,6 +274,7 @@ _GCNII_FULL = {"width": 64, "dropout": 0.5, "alpha": 0.5, "block_weight_decay": 
                     "texas": {**_GCNII_FULL, "depth": 32, "theta": 1.5, "weight_decay": 1e-4},
                     "wisconsin": {**_GCNII_FULL, "depth": 16, "theta": 1.0, "weight_decay": 5e-4},
                     "actor": {**_GCNII_FULL, "alpha": 0.9, "theta": 1.0, "weight_decay": 5e-4},
+                    "squirrel": {**_GCNII_FULL, "alpha": 0.9, "theta": 1.0, "weight_decay": 5e-4},
                 })
 def build_gcnii(params: GCNIIParams, data: Data, out_channels: int) -> nn.Module:
     return GCNII(data.num_features, out_channels, params)
