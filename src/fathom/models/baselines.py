@@ -209,7 +209,8 @@ class GCNIIParams(Config):
     parameters). Actor and Squirrel have no published setting: each entry is the one of the candidates
     that Fathom's configuration for the dataset was chosen from with the best validation accuracy (the
     Cora default included; docs/results/actor_choice/, docs/results/squirrel_choice/), the same
-    selection as Fathom's."""
+    selection as Fathom's. Amazon and Coauthor have no published setting and none chosen yet: they
+    run the Cora defaults, as Fathom runs its default there."""
 
     depth: int = option(64, "Number of GCN2Conv layers.", low=1)
     width: int = option(64, "Hidden width.", low=1)
