@@ -87,7 +87,10 @@ def test_ctrl_c_leaves_a_summary_marked_interrupted(tmp_path):
     out = tmp_path / "run"
     command = [os.path.join(os.path.dirname(sys.executable), "fathom"), "train", "--epochs", "100000", "--depth", "2",
                "--width", "8", "--device", "cpu", "--no-progress", "--out", str(out), "--checkpoint-every", "5"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A shell's background job inherits SIGINT ignored, and Python then never raises KeyboardInterrupt:
+    # give the run the default disposition, as a terminal's Ctrl-C finds it.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:  # generous deadlines: on a loaded machine start-up alone took minutes (a signal during
         # torch's import then hung the process), so the signal is sent only once training has begun
         deadline = time.time() + 600
