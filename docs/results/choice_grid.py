@@ -1,8 +1,9 @@
 """A model's setting on one dataset, chosen on validation: its benchmark default against candidates.
 
 Seeds 0-2 at the full preset's budget, by mean best validation accuracy (the test split chooses
-nothing). The default's runs are the benchmark's own (the same run ids), read from its store
-``docs/results/benchmark/sweep/results.csv``; the candidates run into ``runs/<dataset>_choice/<entry>``:
+nothing). Runs the benchmark's store ``docs/results/benchmark/sweep/results.csv`` holds (the default's,
+which the benchmark ran first, and chosen candidates' runs copied there: the same run ids) are read
+from it; the others run into ``runs/<dataset>_choice/<entry>``:
 
     python docs/results/choice_grid.py pubmed Fathom 2 > docs/results/pubmed_choice/results.csv
     python docs/results/choice_grid.py photo GCNII 1 > docs/results/photo_choice/gcnii_results.csv
@@ -19,6 +20,14 @@ from fathom.benchmark.suite import preset
 from fathom.models import factory
 from fathom.sweep import run_sweep
 
+
+def full_supervised(name: str, alpha: float, lam: float, **train: float) -> tuple[str, dict, dict]:
+    """GCNII's full-supervised form (Chen et al. 2020, full-supervised.py: dropout 0.5, one weight
+    decay for every parameter) at initial residual ``alpha`` and identity mapping ``lam``."""
+    return (name, {"initial_residual": alpha, "identity_mapping": lam, "dropout": 0.5, "input_dropout": 0.5},
+            {"block_weight_decay": None, **train})
+
+
 CANDIDATES = {
     # GCNII's semi-supervised PubMed settings (Chen et al. 2020, semi.sh: lambda 0.4, dropout 0.5, one
     # weight decay 5e-4), and their regularisation alone.
@@ -31,13 +40,28 @@ CANDIDATES = {
     # Photo's split is full-supervised (60/20/20): GCNII's full-supervised Cora setting (full.sh: alpha
     # 0.2, lambda 0.5, dropout 0.5, one weight decay 1e-4), Cora being the homophilous set it tuned.
     "photo": [
-        ("GCNII full-supervised Cora: alpha 0.2, dropout 0.5, one weight decay 1e-4",
-         {"initial_residual": 0.2, "identity_mapping": 0.5, "dropout": 0.5, "input_dropout": 0.5},
-         {"weight_decay": 1e-4, "block_weight_decay": None}),
+        full_supervised("GCNII full-supervised Cora: alpha 0.2, dropout 0.5, one weight decay 1e-4", 0.2, 0.5,
+                        weight_decay=1e-4),
+    ],
+    # GCNII's full-supervised settings for the heterophilous sets it tuned (Cornell/Wisconsin: alpha 0.5,
+    # lambda 1.0; Texas: lambda 1.5) and a stronger initial residual (alpha 0.9).
+    "actor": [
+        full_supervised("full-supervised a=0.5 l=1.0", 0.5, 1.0),
+        full_supervised("full-supervised a=0.5 l=1.5", 0.5, 1.5),
+        full_supervised("a=0.9 l=1.0", 0.9, 1.0),
+    ],
+    # Its Chameleon setting (Squirrel's sister Wikipedia graph), its Cornell/Wisconsin setting, and the
+    # setting validation chose on Actor.
+    "squirrel": [
+        full_supervised("chameleon a=0.2 l=1.5", 0.2, 1.5),
+        full_supervised("a=0.5 l=1.0", 0.5, 1.0),
+        full_supervised("a=0.9 l=1.0", 0.9, 1.0),
     ],
 }
 GCNII_NAMES = {"initial_residual": "alpha", "identity_mapping": "theta"}
 SEEDS = range(3)
+DEFAULT = "default (the model's Cora settings)"
+BENCHMARK_STORE = "docs/results/benchmark/sweep/results.csv"  # every run the benchmark made
 COLUMNS = ["candidate", "run_id", "initial_residual", "identity_mapping", "alpha", "theta", "dropout",
            "input_dropout", "weight_decay", "block_weight_decay", "seed", "best_val_acc", "test_acc_at_best_val",
            "best_epoch", "epochs_run", "epoch_seconds"]
@@ -68,14 +92,19 @@ def candidate_specs(dataset: str, entry: str) -> list[tuple[str, object]]:
     return made
 
 
+def choice_table(dataset: str, entry: str, workers: int) -> pd.DataFrame:
+    """One row per run of the default and the candidates, seeds 0-2. A run the benchmark's store holds
+    (its own default runs, and chosen candidates' runs copied there) is read from it; the others run."""
+    named = [(DEFAULT, spec) for spec in default_specs(dataset, entry)] + candidate_specs(dataset, entry)
+    stored = pd.read_csv(BENCHMARK_STORE)
+    stored = stored[stored.run_id.isin([spec.run_id for _, spec in named])]
+    todo = [spec for _, spec in named if spec.run_id not in set(stored.run_id)]
+    ran = run_sweep(todo, f"runs/{dataset}_choice/{entry}", workers=workers, progress=False) if todo else None
+    rows = pd.concat([stored, ran]).set_index("run_id").loc[[spec.run_id for _, spec in named]].reset_index()
+    rows.insert(0, "candidate", [name for name, _ in named])
+    return rows.reindex(columns=COLUMNS).dropna(axis=1, how="all")
+
+
 if __name__ == "__main__":
     dataset, entry, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    benchmark = pd.read_csv("docs/results/benchmark/sweep/results.csv").set_index("run_id")  # every run it made
-    default = benchmark.loc[[spec.run_id for spec in default_specs(dataset, entry)]].reset_index()
-    default.insert(0, "candidate", "default (the model's Cora settings)")
-    named = candidate_specs(dataset, entry)
-    rows = run_sweep([spec for _, spec in named], f"runs/{dataset}_choice/{entry}", workers=workers, progress=False)
-    names = {spec.run_id: name for name, spec in named}
-    rows = rows.set_index("run_id").loc[list(names)].reset_index()  # in the candidates' order
-    rows.insert(0, "candidate", rows.run_id.map(names))
-    print(pd.concat([default, rows]).reindex(columns=COLUMNS).dropna(axis=1, how="all").to_csv(index=False))
+    print(choice_table(dataset, entry, workers).to_csv(index=False))
