@@ -65,6 +65,21 @@ def test_the_chosen_configuration_is_valid_for_every_benchmark_dataset(tmp_path)
         record_choice("texas", {"dropout": 3.0}, {}, "bad", path)
 
 
+def test_an_entry_carrying_another_datasets_choice_gets_its_changes_under_its_own(tmp_path):
+    path = tmp_path / "chosen.json"
+    path.write_text('{"default": {"params": {"depth": 64, "dropout": 0.6}, "train": {"lr": 0.01}},'
+                    ' "photo": {"params": {"dropout": 0.5}, "train": {"weight_decay": 1e-4}},'
+                    ' "cs": {"carried_from": "photo", "how": "carried"},'
+                    ' "physics": {"carried_from": "photo", "params": {"depth": 32}},'
+                    ' "bad": {"carried_from": "cs"}}')
+    assert fathom_config("cs", path) == fathom_config("photo", path) == (
+        {"depth": 64, "dropout": 0.5}, {"lr": 0.01, "weight_decay": 1e-4})
+    assert fathom_config("physics", path) == ({"depth": 32, "dropout": 0.5}, {"lr": 0.01, "weight_decay": 1e-4})
+    with pytest.raises(ConfigError, match="bad carries 'cs', which is no dataset's own entry"):
+        fathom_config("bad", path)
+    assert fathom_config("computers") == fathom_config("photo")  # the committed file's carried entries
+
+
 def test_the_full_preset_spends_ten_seeds_on_planetoid_for_fathom_and_gcnii_only():
     runs = PRESETS["full"].specs(datasets=("cora", "texas"), entries=("Fathom",))
     main = [spec for label, spec in runs if label == "Fathom" and spec.model.depth == 64]

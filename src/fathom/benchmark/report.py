@@ -16,7 +16,7 @@ from ..report.plots import plot_against_depth
 from ..runs import write_atomic
 from ..sweep.grid import RunSpec
 from ..sweep.store import ResultStore
-from .chosen import chosen_configs
+from .chosen import chosen_configs, dataset_changes
 from .leaderboard import ACCURACY, SELECTION, chosen_depths, leaderboard_tables, summary
 from .protocols import CURVE, EpochOfBestMean, epoch_of_best_mean
 from .suite import DATASET_ORDER, FATHOM, FULL_BUDGET, Preset
@@ -149,7 +149,8 @@ def _fathom_configs(datasets: list[str]) -> list[str]:
     for dataset in datasets:
         own = configs.get(dataset)
         if own:
-            changes = {**own.get("params", {}), **own.get("train", {})}
+            params, train = dataset_changes(dataset, configs)
+            changes = {**params, **train}
             lines.append(f"- **{dataset}**: " + ", ".join(f"`{k}={v}`" for k, v in changes.items())
                          + f" ({own.get('how', '')})")
     return lines + [""]
