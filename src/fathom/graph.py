@@ -174,6 +174,17 @@ class SparseFeatures:
         return out if bias is None else out + bias
 
 
+def input_linear(layer: torch.nn.Linear, x: Tensor | SparseFeatures) -> Tensor:
+    """``layer(x)``: a sparse product when ``x`` is :class:`SparseFeatures`."""
+    return x.linear(layer.weight, layer.bias) if isinstance(x, SparseFeatures) else layer(x)
+
+
+def pyg_input(x: Tensor | SparseFeatures) -> Tensor:
+    """``x`` as PyG's layers take it: :class:`SparseFeatures` as its CSR tensor, which their
+    ``Linear`` (``F.linear``) multiplies sparsely, autograd differentiating the weight."""
+    return x.matrix if isinstance(x, SparseFeatures) else x
+
+
 def density(x: Tensor) -> float:
     """Fraction of non-zero entries of ``x``."""
     return float((x != 0).sum()) / max(1, x.numel())

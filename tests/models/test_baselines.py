@@ -111,3 +111,27 @@ def test_the_baselines_own_modules_draw_dropout_with_fathoms_cpu_dropout(data, m
     monkeypatch.setattr(baselines, "dropout", lambda *args: calls.append(args) or dropout(*args))
     build_model("gcnii", {"depth": 2, "width": 8}, data, C).train()(data.x, data.edge_index)
     assert len(calls) == 4 and all(args[2] for args in calls)  # input, 2 layers, head; in training mode
+
+
+NODE_BASELINES = [name for name in REFERENCES if name != "gin"]
+
+
+@pytest.mark.parametrize("name", NODE_BASELINES)
+def test_sparse_features_give_the_dense_logits_and_gradients(name, data):
+    from fathom.graph import SparseFeatures
+
+    torch.manual_seed(0)
+    x = data.x * (torch.rand_like(data.x) < 0.2)  # bag-of-words-like: a fifth of the entries kept
+    model = build_model(name, REFERENCES[name][0], data, C).eval()  # eval: the same function both ways
+    assert model.accepts_sparse_features
+    grads = []
+    for features in (x, SparseFeatures(x)):
+        model.zero_grad()
+        out = model(features, data.edge_index)
+        out.square().sum().backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+        if features is x:
+            dense_out = out.detach()
+    assert torch.allclose(out, dense_out, atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(*grads))
+    model.train()(SparseFeatures(x), data.edge_index).sum().backward()  # dropout on the stored entries

@@ -31,3 +31,17 @@ def test_identity_in_evaluation_or_at_zero_and_zero_at_one():
     assert dropout(x, 0.5, training=False) is x
     assert dropout(x, 0.0) is x
     assert torch.equal(dropout(x, 1.0), torch.zeros_like(x))
+
+
+def test_sparse_features_drop_their_stored_entries_at_the_same_rate():
+    from fathom.graph import SparseFeatures
+
+    torch.manual_seed(0)
+    x = torch.ones(400, 500) * (torch.rand(400, 500) < 0.1)
+    features = SparseFeatures(x)
+    assert dropout(features, 0.5, training=False) is features
+    out = dropout(features, 0.6).to_dense()
+    kept = out != 0
+    assert not kept[x == 0].any()  # zeros stay zero
+    assert float(kept[x != 0].float().mean()) == pytest.approx(0.4, abs=0.01)  # ~20k draws: sd 0.0035
+    assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / 0.4))

@@ -22,7 +22,7 @@ from torch_geometric.nn.models import GCN, GIN
 from torch_geometric.utils import dropout_edge
 
 from ..config import Config, check_choice, check_number, option
-from ..graph import OperatorCache
+from ..graph import OperatorCache, SparseFeatures, input_linear, pyg_input
 from ..nn.conv import OperatorGCN2Conv
 from ..nn.dropout import dropout
 from .adjacency import GCNAdjacency
@@ -42,12 +42,14 @@ class GCNStack(GCN):
     """PyG's :class:`~torch_geometric.nn.models.GCN` (``GCNConv`` -> ReLU -> dropout, optionally a
     jumping-knowledge readout) propagating with :class:`GCNAdjacency`'s operator."""
 
+    accepts_sparse_features = True  # the first GCNConv's Linear multiplies the CSR features
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, normalize=False, **kwargs)
         self.adjacency = GCNAdjacency(sparse=True)
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:  # type: ignore[override]
-        return super().forward(x, *self.adjacency(edge_index, x.size(0), x.dtype))
+    def forward(self, x: Tensor | SparseFeatures, edge_index: Tensor) -> Tensor:  # type: ignore[override]
+        return super().forward(pyg_input(x), *self.adjacency(edge_index, x.size(0), x.dtype))
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class DropEdgeGCN(GCNStack):
         self.drop_edge = drop_edge  # a new graph every training step: the sparse adj_t is rebuilt each time,
         # still faster than the edge_index path (bench/sparse_adjacency.py)
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Tensor | SparseFeatures, edge_index: Tensor) -> Tensor:  # type: ignore[override]
         if self.training and self.drop_edge > 0:
             edge_index, _ = dropout_edge(edge_index, p=self.drop_edge)
         return super().forward(x, edge_index)
@@ -173,6 +175,8 @@ class GATParams(Config):
 class GAT(nn.Module):
     """Dropout -> GATConv (heads concatenated) -> ELU, repeated; dropout -> GATConv (heads averaged)."""
 
+    accepts_sparse_features = True  # forward takes fathom.graph.SparseFeatures for x
+
     def __init__(self, in_channels: int, out_channels: int, params: GATParams) -> None:
         super().__init__()
         p, hidden = params.dropout, params.width * params.heads
@@ -182,10 +186,10 @@ class GAT(nn.Module):
             for i in range(params.depth - 1))
         self.convs.append(GATConv(hidden, out_channels, heads=params.output_heads, concat=False, dropout=p))
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor | SparseFeatures, edge_index: Tensor) -> Tensor:
         for conv in self.convs[:-1]:
-            x = F.elu(conv(dropout(x, self.dropout, self.training), edge_index))
-        return self.convs[-1](dropout(x, self.dropout, self.training), edge_index)
+            x = F.elu(conv(pyg_input(dropout(x, self.dropout, self.training)), edge_index))
+        return self.convs[-1](pyg_input(dropout(x, self.dropout, self.training)), edge_index)
 
 
 @register_model("gat", GATParams, "Graph attention network (Veličković et al. 2018) from PyG's GATConv",
@@ -235,6 +239,8 @@ class GCNII(nn.Module):
     ``adjacency.sparse = False`` runs PyG's ``edge_index`` path instead (the tests compare the two).
     """
 
+    accepts_sparse_features = True  # forward takes fathom.graph.SparseFeatures for x
+
     def __init__(self, in_channels: int, out_channels: int, params: GCNIIParams) -> None:
         super().__init__()
         self.dropout = params.dropout
@@ -251,12 +257,12 @@ class GCNII(nn.Module):
         """The convolutions' weights (GCNII's L2 0.01), not the dense layers' (5e-4)."""
         return self.convs.parameters()
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor | SparseFeatures, edge_index: Tensor) -> Tensor:
         if self.adjacency.sparse:
             operator: tuple = (self._operators.get(edge_index, x),)
         else:
             operator = self.adjacency(edge_index, x.size(0), x.dtype)
-        x = x_0 = F.relu(self.encoder(dropout(x, self.dropout, self.training)))
+        x = x_0 = F.relu(input_linear(self.encoder, dropout(x, self.dropout, self.training)))
         for conv in self.convs:
             x = F.relu(conv(dropout(x, self.dropout, self.training), x_0, *operator))
         return self.head(dropout(x, self.dropout, self.training))
@@ -315,6 +321,8 @@ class APPNPParams(Config):
 class APPNPNet(nn.Module):
     """Dropout -> Linear -> ReLU -> dropout -> Linear, then PyG's ``APPNP`` propagation."""
 
+    accepts_sparse_features = True  # forward takes fathom.graph.SparseFeatures for x
+
     def __init__(self, in_channels: int, out_channels: int, params: APPNPParams) -> None:
         super().__init__()
         self.dropout = params.dropout
@@ -323,8 +331,8 @@ class APPNPNet(nn.Module):
         self.propagate = APPNP(params.depth, params.alpha, normalize=False)
         self.adjacency = GCNAdjacency(sparse=True)
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        h = F.relu(self.lin1(dropout(x, self.dropout, self.training)))
+    def forward(self, x: Tensor | SparseFeatures, edge_index: Tensor) -> Tensor:
+        h = F.relu(input_linear(self.lin1, dropout(x, self.dropout, self.training)))
         h = self.lin2(dropout(h, self.dropout, self.training))
         return self.propagate(h, *self.adjacency(edge_index, x.size(0), x.dtype))
 
@@ -363,6 +371,8 @@ class DeepGCNParams(Config):
 class DeeperGCN(nn.Module):
     """Linear encoder, ``depth`` ``DeepGCNLayer(block="res+")`` blocks, norm -> ReLU -> dropout -> head."""
 
+    accepts_sparse_features = True  # forward takes fathom.graph.SparseFeatures for x
+
     def __init__(self, in_channels: int, out_channels: int, params: DeepGCNParams) -> None:
         super().__init__()
         width = params.width
@@ -376,9 +386,9 @@ class DeeperGCN(nn.Module):
         self.head = nn.Linear(width, out_channels)
         self.adjacency = GCNAdjacency(sparse=True)
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor | SparseFeatures, edge_index: Tensor) -> Tensor:
         operator = self.adjacency(edge_index, x.size(0), x.dtype)
-        x = self.layers[0].conv(self.encoder(x), *operator)  # the first block has no residual input yet
+        x = self.layers[0].conv(input_linear(self.encoder, x), *operator)  # the first block has no residual input yet
         for layer in self.layers[1:]:
             x = layer(x, *operator)
         x = self.layers[0].act(self.layers[0].norm(x))
@@ -422,6 +432,8 @@ class PairNormParams(Config):
 class PairNormGCN(nn.Module):
     """GCNConv layers with PyG's ``PairNorm`` and ReLU after each but the last."""
 
+    accepts_sparse_features = True  # forward takes fathom.graph.SparseFeatures for x
+
     def __init__(self, in_channels: int, out_channels: int, params: PairNormParams) -> None:
         super().__init__()
         sizes = [in_channels] + [params.width] * (params.depth - 1) + [out_channels]
@@ -430,11 +442,11 @@ class PairNormGCN(nn.Module):
         self.norm = PairNorm(params.scale, scale_individually=params.mode == "PN-SI")
         self.adjacency = GCNAdjacency(sparse=True)
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor | SparseFeatures, edge_index: Tensor) -> Tensor:
         operator = self.adjacency(edge_index, x.size(0), x.dtype)
         for conv in self.convs[:-1]:
-            x = F.relu(self.norm(conv(dropout(x, self.dropout, self.training), *operator)))
-        return self.convs[-1](dropout(x, self.dropout, self.training), *operator)
+            x = F.relu(self.norm(conv(pyg_input(dropout(x, self.dropout, self.training)), *operator)))
+        return self.convs[-1](pyg_input(dropout(x, self.dropout, self.training)), *operator)
 
 
 @register_model("gcn_pairnorm", PairNormParams, "GCN with PairNorm after every hidden layer (Zhao & Akoglu 2020)",

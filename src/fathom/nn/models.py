@@ -15,7 +15,7 @@ from torch.utils.checkpoint import checkpoint
 from torch_geometric.nn import GroupAddRev
 
 from ..config import ModelConfig, check_number
-from ..graph import AggregationOperator, OperatorCache, SparseFeatures
+from ..graph import AggregationOperator, OperatorCache, SparseFeatures, input_linear
 from ..init import glorot_, gnn_he_, kaiming_
 from .conv import ACTIVATION_GAIN  # noqa: F401  (re-exported: its home was here)
 from .conv import FathomConv, OperatorGATConv, OperatorGCN2Conv, activate, activation_gain, activation_lipschitz
@@ -328,10 +328,7 @@ class DeepGNN(nn.Module):
             raise ValueError(f"the operator has component_scaling={operator.component_scaling!r} but the model's "
                              f"config asks for {self.config.component_scaling!r}: build it with "
                              "DeepGNN.graph_operator(config, data)")
-        if isinstance(x, SparseFeatures):
-            z = x.dropout(self.config.input_dropout, self.training).linear(self.encoder.weight, self.encoder.bias)
-        else:
-            z = self.encoder(dropout(x, self.config.input_dropout, self.training))
+        z = input_linear(self.encoder, dropout(x, self.config.input_dropout, self.training))
         if self.head_hidden is not None:  # io=park
             z = self._blocks(F.relu(dropout(z, self.config.dropout, self.training)), operator)
             return self.head(F.relu(self.head_hidden(z)))

@@ -28,7 +28,8 @@ class NodeClassification:
     """Cross-entropy on the training nodes of one graph, full batch; accuracy on each mask.
 
     The model is called as ``model(x, edge_index)`` and returns ``[N, C]`` logits. A model whose
-    class sets ``accepts_sparse_features = True`` (Fathom's :class:`~fathom.nn.DeepGNN`) gets
+    class sets ``accepts_sparse_features = True`` (Fathom's :class:`~fathom.nn.DeepGNN` and the node
+    baselines of :mod:`fathom.models.baselines`) gets
     :class:`~fathom.graph.SparseFeatures` when under 10% of the features are non-zero.
     The graph is validated when the task is made, before any training.
     """
