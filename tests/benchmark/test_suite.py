@@ -77,7 +77,7 @@ def test_an_entry_carrying_another_datasets_choice_gets_its_changes_under_its_ow
     assert fathom_config("physics", path) == ({"depth": 32, "dropout": 0.5}, {"lr": 0.01, "weight_decay": 1e-4})
     with pytest.raises(ConfigError, match="bad carries 'cs', which is no dataset's own entry"):
         fathom_config("bad", path)
-    assert fathom_config("computers") == fathom_config("photo")  # the committed file's carried entries
+    assert fathom_config("cs") == fathom_config("photo")  # the committed file's carried entries
 
 
 def test_the_full_preset_spends_ten_seeds_on_planetoid_for_fathom_and_gcnii_only():
