@@ -134,4 +134,23 @@ def test_sparse_features_give_the_dense_logits_and_gradients(name, data):
             dense_out = out.detach()
     assert torch.allclose(out, dense_out, atol=1e-5)
     assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(*grads))
-    model.train()(SparseFeatures(x), data.edge_index).sum().backward()  # dropout on the stored entries
+
+
+# The baselines whose own modules drop out their input features, and at which rate (their defaults).
+INPUT_DROPOUT = {"gcnii": 0.6, "appnp": 0.5, "gat": 0.6, "gcn_pairnorm": 0.6}
+
+
+@pytest.mark.parametrize("name", INPUT_DROPOUT)
+def test_sparse_input_features_are_dropped_out_in_training_only(name, data, monkeypatch):
+    from fathom.graph import SparseFeatures
+
+    rates = []
+    original = SparseFeatures.dropout
+    monkeypatch.setattr(SparseFeatures, "dropout",
+                        lambda self, p, training=True: rates.append((p, training)) or original(self, p, training))
+    x = SparseFeatures(data.x * (torch.rand_like(data.x) < 0.2))
+    model = build_model(name, REFERENCES[name][0], data, C)
+    model.train()(x, data.edge_index).sum().backward()
+    assert rates == [(INPUT_DROPOUT[name], True)]
+    model.eval()(x, data.edge_index)
+    assert len(rates) == 1

@@ -3,8 +3,8 @@
 ``chosen.json`` maps a dataset name (or ``default``) to ``{"params": ModelConfig fields,
 "train": TrainConfig fields, "how": how it was chosen}``; a dataset's entry is laid over the
 default. An entry may carry another dataset's choice (``"carried_from": "photo"``): that entry's
-changes apply, under the entry's own. ``fathom tune`` writes a ``best.json`` whose configuration :func:`record_choice` copies
-here, so that ``fathom benchmark`` re-runs it.
+changes apply, under the entry's own. ``fathom tune`` writes a ``best.json`` whose configuration
+:func:`record_choice` copies here, so that ``fathom benchmark`` re-runs it.
 """
 
 from __future__ import annotations
