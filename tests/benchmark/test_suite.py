@@ -81,10 +81,25 @@ def test_an_entry_carrying_another_datasets_choice_gets_its_changes_under_its_ow
 
 
 def test_the_full_preset_spends_ten_seeds_on_planetoid_for_fathom_and_gcnii_only():
-    runs = PRESETS["full"].specs(datasets=("cora", "texas"), entries=("Fathom",))
-    main = [spec for label, spec in runs if label == "Fathom" and spec.model.depth == 64]
-    assert sum(spec.dataset == "cora" for spec in main) == 10
-    assert sum(spec.dataset == "texas" for spec in main) == 3
+    runs = PRESETS["full"].specs(datasets=("cora", "chameleon"), entries=("Fathom", "APPNP"))
+    main = [(label, spec) for label, spec in runs if spec.model.depth in (64, 10)]
+    assert sum(spec.dataset == "cora" for label, spec in main if label == "Fathom") == 10
+    assert sum(spec.dataset == "cora" for label, spec in main if label == "APPNP") == 3
+    assert sum(spec.dataset == "chameleon" and spec.split is None for label, spec in main if label == "Fathom") == 3
+
+
+def test_every_split_datasets_run_each_geom_gcn_split_once_at_seed_zero():
+    preset = Preset("test", ("cora", "texas"), (Entry("Fathom", "deepgnn", 3, (8, 16)), Entry("GCN", "gcn", 2)),
+                    max_epochs=50, patience=10, every_split=("texas",))
+    runs = preset.specs()
+    texas = [(label, spec.model.depth, spec.split, spec.train.seed) for label, spec in runs if spec.dataset == "texas"]
+    assert texas == ([("Fathom", depth, split, 0) for depth in (8, 16) for split in range(10)]
+                     + [("GCN", 2, split, 0) for split in range(10)])
+    assert runs[-1][1].split_name == "geom-gcn:9"
+    assert [(s.split, s.train.seed) for _, s in runs if s.dataset == "cora" and _ == "GCN"] == [(None, 0), (None, 1)]
+    assert {spec.split for _, spec in PRESETS["full"].specs(datasets=("wisconsin",))} == set(range(10))
+    with pytest.raises(ConfigError, match="every_split names 'cora', which has no geom-gcn splits"):
+        Preset("bad", ("cora",), (), max_epochs=1, patience=1, every_split=("cora",))
 
 
 def test_graph_datasets_run_the_ten_folds_at_seed_zero_for_every_entry():

@@ -71,13 +71,17 @@ def write_report(out: Path, preset: Preset, planned: list[tuple[str, RunSpec]], 
     datasets = [d for d in DATASET_ORDER if d in planned_datasets] + [d for d in planned_datasets
                                                                       if d not in DATASET_ORDER]
     finished = frame[frame["status"].isin(["ok", "diverged"])] if not frame.empty else frame
+    every_split = [d for d in datasets if d in preset.every_split]
     lines = [f"# Benchmark ({preset.name} preset)", "",
              "Test accuracy (%) at the epoch of best validation accuracy, mean ± std over seeds (n; on "
              "graph-classification datasets over the 10 cross-validation folds, each fold's validation a "
-             "stratified tenth of its training graphs); for "
+             "stratified tenth of its training graphs"
+             + (f"; on {', '.join(every_split)} over the 10 Geom-GCN splits, one run of seed 0 on each"
+                if every_split else "") + "); for "
              "each model and dataset the depth L with the best mean *validation* accuracy over the seeds that every "
              "depth ran (the shallower on a tie), and its test accuracy over all its seeds. Every model on the "
-             "dataset's standard split, features as its protocol gives them, at most "
+             "dataset's standard split" + (" (the other geom-gcn datasets: split 0)" if every_split else "")
+             + ", features as its protocol gives them, at most "
              f"{preset.max_epochs} epochs with early stopping after {preset.patience} epochs without a better "
              "validation accuracy. Best mean per dataset in bold.", ""]
     invocations = state.get("invocations", [])
