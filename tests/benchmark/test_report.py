@@ -26,6 +26,17 @@ def test_the_gcnii_target_needs_its_accuracy_and_ten_seeds():
     assert [c.passed for c in target_claims(pd.DataFrame(short), ["cora"])] == [False, False]
 
 
+def test_the_rival_check_states_the_gap_and_its_standard_error_over_seeds():
+    fathom, gcnii = [0.951, 0.953, 0.957], [0.953, 0.950, 0.959]
+    frame = pd.DataFrame(_rows("Fathom", "cs", 64, fathom) + _rows("GCNII", "cs", 64, gcnii))
+    claim, = target_claims(frame, ["cs"])
+    error = np.hypot(np.std(fathom, ddof=1), np.std(gcnii, ddof=1)) / np.sqrt(3) * 100
+    assert not claim.passed and claim.evidence == (
+        f"Fathom 95.37 % (L=64) vs GCNII 95.40 % (L=64): -0.03 points (standard error {error:.2f}, unpaired)")
+    claim, = target_claims(pd.DataFrame(_rows("Fathom", "cs", 64, fathom) + _rows("GCNII", "cs", 64, [0.9])), ["cs"])
+    assert claim.passed and claim.evidence.endswith("+5.37 points")  # one seed: no spread to state
+
+
 def test_hold_out_selection_is_held_to_gins_figure_re_evaluated_under_that_rule():
     mean, std = REEVALUATED_GIN["proteins"]
     inside = (mean - std + 0.2) / 100

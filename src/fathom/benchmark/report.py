@@ -166,6 +166,15 @@ def _best_deep(frame: pd.DataFrame, entry: str, dataset: str, min_depth: int = 0
     return None if table.empty else table.iloc[0]
 
 
+def _standard_error_of_gap(first: pd.Series, second: pd.Series) -> str:
+    """`` (standard error s, unpaired)``, ``s = sqrt(s1^2/n1 + s2^2/n2)`` of the difference of two means over
+    independent runs (on paired splits a conservative one); empty where either has one run."""
+    if first["seeds"] < 2 or second["seeds"] < 2:
+        return ""
+    error = (first["std"] ** 2 / first["seeds"] + second["std"] ** 2 / second["seeds"]) ** 0.5
+    return f" (standard error {error:.2f}, unpaired)"
+
+
 def target_claims(frame: pd.DataFrame, datasets: list[str],
                   rules: dict[tuple[str, str], RuleRead] | None = None) -> list[Claim]:
     """The issue's targets, each a claim that the data can fail; ``rules`` (from
@@ -189,8 +198,9 @@ def target_claims(frame: pd.DataFrame, datasets: list[str],
         gap = fathom["mean"] - best["mean"]
         claims.append(Claim(f"{dataset}: Fathom's best deep model (>= {DEEP} blocks) >= the best of "
                             f"{', '.join(RIVALS)}", gap >= 0,
-                            f"Fathom {fathom['mean']:.1f} % (L={int(fathom['depth'])}) vs {name} "
-                            f"{best['mean']:.1f} % (L={int(best['depth'])}): {gap:+.1f} points"))
+                            f"Fathom {fathom['mean']:.2f} % (L={int(fathom['depth'])}) vs {name} "
+                            f"{best['mean']:.2f} % (L={int(best['depth'])}): {gap:+.2f} points"
+                            + _standard_error_of_gap(fathom, best)))
     for dataset, (mean, std) in PUBLISHED_GIN.items():
         rule = (rules or {}).get((FATHOM, dataset))
         statement = (f"{dataset}: Fathom at >= {GRAPH_DEPTH} blocks, its folds read by GIN's paper's rule (the "
