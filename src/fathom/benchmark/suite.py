@@ -69,7 +69,7 @@ class Preset:
     runs that decide the targets come first and a partial benchmark still answers them.
     On the geom-gcn datasets named in ``every_split`` each run of seed 0 is made once on each of
     the dataset's fixed splits (the Geom-GCN protocol: mean over its 10 splits), instead of with
-    the entry's seeds on split 0."""
+    the entry's seeds on split 0; depth-curve and ablation runs there too."""
 
     name: str
     datasets: tuple[str, ...]
