@@ -31,10 +31,27 @@ def test_the_rival_check_states_the_gap_and_its_standard_error_over_seeds():
     frame = pd.DataFrame(_rows("Fathom", "cs", 64, fathom) + _rows("GCNII", "cs", 64, gcnii))
     claim, = target_claims(frame, ["cs"])
     error = np.hypot(np.std(fathom, ddof=1), np.std(gcnii, ddof=1)) / np.sqrt(3) * 100
+    differences = (np.array(fathom) - np.array(gcnii)) * 100
+    paired = np.std(differences, ddof=1) / np.sqrt(3)
     assert not claim.passed and claim.evidence == (
-        f"Fathom 95.37 % (L=64) vs GCNII 95.40 % (L=64): -0.03 points (standard error {error:.2f}, unpaired)")
+        f"Fathom 95.37 % (L=64) vs GCNII 95.40 % (L=64): -0.03 points (standard error {error:.2f}, unpaired; "
+        f"paired over the 3 runs both ran: {differences.mean():+.2f} ± {paired:.2f})")
     claim, = target_claims(pd.DataFrame(_rows("Fathom", "cs", 64, fathom) + _rows("GCNII", "cs", 64, [0.9])), ["cs"])
     assert claim.passed and claim.evidence.endswith("+5.37 points")  # one seed: no spread to state
+
+
+def test_the_paired_gap_pairs_runs_by_seed_and_split_and_skips_runs_one_model_lacks():
+    """Ten splits at seed 0, where one split is hard for both: pairing by split cancels it (a pairing by
+    seed alone would match every run with every other); GCNII's extra split 9 has no partner."""
+    fathom = [0.70, 0.80, 0.90, 0.60, 0.75, 0.85, 0.65, 0.95, 0.20]
+    gcnii = [0.69, 0.80, 0.88, 0.60, 0.74, 0.85, 0.66, 0.93, 0.18, 0.99]
+    rows = [{**row, "seed": 0, "split": f"geom-gcn:{i}"} for model, tests in (("Fathom", fathom), ("GCNII", gcnii))
+            for i, row in enumerate(_rows(model, "texas", 64, tests))]
+    claim, = target_claims(pd.DataFrame(rows), ["texas"])
+    differences = (np.array(fathom) - np.array(gcnii[:9])) * 100
+    assert claim.evidence.endswith(f"; paired over the 9 runs both ran: {differences.mean():+.2f} ± "
+                                   f"{np.std(differences, ddof=1) / 3:.2f})")
+    assert np.std(differences, ddof=1) / 3 < 0.5  # the hard split 8 cancels; unpaired it is about 8 points
 
 
 def test_hold_out_selection_is_held_to_gins_figure_re_evaluated_under_that_rule():

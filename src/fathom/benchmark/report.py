@@ -167,12 +167,30 @@ def _best_deep(frame: pd.DataFrame, entry: str, dataset: str, min_depth: int = 0
 
 
 def _standard_error_of_gap(first: pd.Series, second: pd.Series) -> str:
-    """`` (standard error s, unpaired)``, ``s = sqrt(s1^2/n1 + s2^2/n2)`` of the difference of two means over
+    """``standard error s, unpaired``, ``s = sqrt(s1^2/n1 + s2^2/n2)`` of the difference of two means over
     independent runs (on paired splits a conservative one); empty where either has one run."""
     if first["seeds"] < 2 or second["seeds"] < 2:
         return ""
     error = (first["std"] ** 2 / first["seeds"] + second["std"] ** 2 / second["seeds"]) ** 0.5
-    return f" (standard error {error:.2f}, unpaired)"
+    return f"standard error {error:.2f}, unpaired"
+
+
+def _paired_gap(frame: pd.DataFrame, dataset: str, first: tuple[str, int], second: tuple[str, int]) -> str:
+    """``paired over the k runs both ran: d ± s``: the mean of the per-run differences ``d_i`` over the
+    (seed, split) pairs that both ``(entry, depth)`` ran, and its standard error ``std(d_i) / sqrt(k)``, in which
+    a seed or split that is hard for both models cancels; empty under two shared runs."""
+    keys = [key for key in ("seed", "split") if key in frame]
+
+    def runs(entry: str, depth: int) -> pd.Series:
+        rows = frame[(frame["entry"] == entry) & (frame["dataset"] == dataset) & (frame["depth"] == depth)
+                     & (frame["status"] == "ok")]
+        return rows.drop_duplicates(keys, keep="last").set_index(keys)[ACCURACY]
+
+    differences = (runs(*first) - runs(*second)).dropna() * 100
+    if len(differences) < 2:
+        return ""
+    error = differences.std(ddof=1) / math.sqrt(len(differences))
+    return f"paired over the {len(differences)} runs both ran: {differences.mean():+.2f} ± {error:.2f}"
 
 
 def target_claims(frame: pd.DataFrame, datasets: list[str],
@@ -196,11 +214,13 @@ def target_claims(frame: pd.DataFrame, datasets: list[str],
             continue
         name, best = max(rivals, key=lambda pair: pair[1]["mean"])
         gap = fathom["mean"] - best["mean"]
+        errors = "; ".join(part for part in (_standard_error_of_gap(fathom, best), _paired_gap(
+            frame, dataset, (FATHOM, int(fathom["depth"])), (name, int(best["depth"])))) if part)
         claims.append(Claim(f"{dataset}: Fathom's best deep model (>= {DEEP} blocks) >= the best of "
                             f"{', '.join(RIVALS)}", gap >= 0,
                             f"Fathom {fathom['mean']:.2f} % (L={int(fathom['depth'])}) vs {name} "
                             f"{best['mean']:.2f} % (L={int(best['depth'])}): {gap:+.2f} points"
-                            + _standard_error_of_gap(fathom, best)))
+                            + (f" ({errors})" if errors else "")))
     for dataset, (mean, std) in PUBLISHED_GIN.items():
         rule = (rules or {}).get((FATHOM, dataset))
         statement = (f"{dataset}: Fathom at >= {GRAPH_DEPTH} blocks, its folds read by GIN's paper's rule (the "
