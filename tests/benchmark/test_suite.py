@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from fathom.benchmark import PRESETS, Entry, Preset, fathom_config
@@ -130,3 +131,32 @@ def test_folds_restrict_the_graph_runs_only():
     assert node == PRESETS["quick"].specs(datasets=("cora",))  # node datasets have no folds to restrict
     with pytest.raises(ConfigError, match="folds must lie in 0..9"):
         PRESETS["graphs"].specs(folds=(10,))
+
+
+def _finished(runs, validation) -> pd.DataFrame:
+    """The rows of finished ``runs``, each with the validation accuracy ``validation(depth, seed)``."""
+    return pd.DataFrame([{**spec.row(), "status": "ok", "best_val_acc": validation(spec.model.depth, spec.train.seed)}
+                         for _, spec in runs])
+
+
+def test_a_curve_depth_that_validation_picks_gets_the_main_depths_seeds_once_the_curve_has_finished():
+    preset = _preset(Entry("Fathom", "deepgnn", 4, (8,), curve={"cora": (2, 4, 8)}, curve_seeds=2))
+    planned = preset.specs(datasets=("cora",))
+    best_at_2 = _finished(planned, lambda depth, seed: 0.9 if depth == 2 else 0.7)
+    extra = preset.confirmation_specs(best_at_2, datasets=("cora",))
+    assert [(label, spec.model.depth, spec.train.seed) for label, spec in extra] == [("Fathom", 2, 2), ("Fathom", 2, 3)]
+    assert {spec.run_id for _, spec in extra}.isdisjoint(spec.run_id for _, spec in planned)
+    # the main depth picked: nothing to add; a curve run unfinished: the pick may still move
+    assert preset.confirmation_specs(_finished(planned, lambda depth, seed: 0.9 if depth == 8 else 0.7)) == []
+    assert preset.confirmation_specs(best_at_2[best_at_2["depth"] != 4]) == []
+    assert preset.confirmation_specs(best_at_2.assign(status="failed")) == []
+    assert preset.confirmation_specs(best_at_2, datasets=("texas",)) == []  # no curve there
+
+
+def test_the_pick_is_judged_on_the_seeds_every_depth_ran_and_each_least_depth_picks_once():
+    # depth 8's extra seeds validate best, but on the seeds all depths ran depth 2 leads; at >= 4, depth 4 does
+    preset = _preset(Entry("Fathom", "deepgnn", 3, (8,), curve={"cora": (2, 4, 8)}, curve_seeds=2, picks=(0, 4)))
+    planned = preset.specs(datasets=("cora",))
+    scores = {2: 0.78, 4: 0.75, 8: 0.7}
+    extra = preset.confirmation_specs(_finished(planned, lambda depth, seed: 1.0 if seed == 2 else scores[depth]))
+    assert [(spec.model.depth, spec.train.seed) for _, spec in extra] == [(2, 2), (4, 2)]

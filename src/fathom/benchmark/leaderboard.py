@@ -26,13 +26,15 @@ def chosen_depths(frame: pd.DataFrame) -> pd.DataFrame:
     ok = frame[frame["status"] == "ok"]
     if ok.empty:
         return ok
-    keys = [column for column in RUN_KEYS if column in ok]
-    best = [(entry, dataset, _depth_of_best_validation(runs, keys))
+    best = [(entry, dataset, depth_of_best_validation(runs))
             for (entry, dataset), runs in ok.groupby(["entry", "dataset"])]
     return ok.merge(pd.DataFrame(best, columns=["entry", "dataset", "depth"]), on=["entry", "dataset", "depth"])
 
 
-def _depth_of_best_validation(runs: pd.DataFrame, keys: list[str]) -> int:
+def depth_of_best_validation(runs: pd.DataFrame) -> int:
+    """The depth of best mean validation accuracy among one model's finished ``runs`` on one dataset,
+    compared on the runs (seeds, folds, splits) that every depth finished; the shallower on a tie."""
+    keys = [column for column in RUN_KEYS if column in runs]
     if keys:
         run = runs[keys].astype(str).agg("|".join, axis=1)
         shared = set.intersection(*(set(group) for _, group in run.groupby(runs["depth"])))

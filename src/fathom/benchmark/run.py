@@ -31,7 +31,9 @@ def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None,
     restricted to some runs still reports the whole benchmark. ``report_only`` renders what has
     finished without running more. Wall time accumulates over resumed invocations in
     ``out/benchmark.json``. ``folds`` restricts the run (not the report) to those folds of the
-    graph-classification datasets. Returns the reported runs' rows."""
+    graph-classification datasets. After its runs an invocation runs the seeds that a depth picked
+    from a finished depth curve lacks (:meth:`Preset.confirmation_specs`), and these count among the
+    planned runs. Returns the reported runs' rows."""
     out = Path(out)
     sweep_out = out / SWEEP_FOLDER
     store = ResultStore(sweep_out)
@@ -40,8 +42,8 @@ def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None,
     tasks = {DATASETS[name].task for name in (*preset.datasets, *(datasets or ()))}
     earlier = [name for name in (ran["dataset"] if not ran.empty else ())
                if name in DATASETS and DATASETS[name].task in tasks]  # e.g. a --datasets karate run
-    planned = preset.specs(data_root, tuple(dict.fromkeys([*preset.datasets, *(datasets or ()), *earlier])))
-    labels = {spec.run_id: label for label, spec in planned}  # chosen's among them
+    reported = tuple(dict.fromkeys([*preset.datasets, *(datasets or ()), *earlier]))
+    planned = preset.specs(data_root, reported)
     state = _state(out)
     started = time.perf_counter()
     invocation = {"command": command, "workers": workers, "executor": executor, "started": time.time(),
@@ -49,9 +51,16 @@ def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None,
     if not report_only:  # recorded now, so a killed invocation still shows what ran
         state["invocations"] = state.get("invocations", []) + [invocation]
         write_json(out / STATE_FILE, state)
+        description = {"benchmark": preset.name, "command": command, "benchmark_runs": len(planned)}
         run_sweep([spec for _, spec in chosen], sweep_out, workers, executor, progress=progress,
-                  description={"benchmark": preset.name, "command": command, "benchmark_runs": len(planned)})
+                  description=description)
+        confirming = preset.confirmation_specs(store.frame(), data_root, datasets, entries)
+        if confirming:
+            run_sweep([spec for _, spec in confirming], sweep_out, workers, executor, progress=progress,
+                      description=description)
     frame = store.frame()
+    planned += preset.confirmation_specs(frame, data_root, reported)
+    labels = {spec.run_id: label for label, spec in planned}
     frame = frame[frame["run_id"].isin(labels)].reset_index(drop=True) if not frame.empty else frame
     if not report_only:  # read again: an invocation running beside this one may have recorded itself
         elapsed, state = time.perf_counter() - started, _state(out)

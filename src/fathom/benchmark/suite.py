@@ -13,12 +13,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from ..config import ConfigError, TrainConfig
 from ..data import DATASETS
-from ..models import factory
+from ..models import ModelFactory, factory
 from ..sweep.grid import RunSpec
 from ..tasks.graph import DEFAULT_FOLDS
 from .chosen import fathom_config
+from .leaderboard import depth_of_best_validation
 
 PLANETOID = ("cora", "citeseer", "pubmed")
 RUN_ORDER = ("cora", "texas", "cornell", "wisconsin", "citeseer", "chameleon", "actor", "squirrel", "photo",
@@ -27,6 +30,8 @@ TU = ("mutag", "proteins", "imdb-binary", "nci1")  # graph classification, cheap
 DATASET_ORDER = ("cora", "citeseer", "pubmed", "photo", "computers", "cs",
                  "physics", "chameleon", "squirrel", "actor", "cornell", "texas", "wisconsin", *TU)
 FATHOM = "Fathom"
+DEEP = 32  # "deep": at least this many blocks (the report's rival check)
+TARGET_DEPTH = 64  # the depth at which the report checks Fathom against GCNII's published accuracies
 FULL_BUDGET = "(no early stopping)"  # label suffix of an entry's twin trained for the whole budget
 
 
@@ -38,8 +43,10 @@ class Entry:
     leaderboard takes the one of best validation), ``seeds_on`` other seed counts;
     ``curve`` the depths of an accuracy-against-depth curve on named datasets, run with
     ``curve_seeds`` seeds after every entry's main runs; ``ablation`` marks rows that remove one
-    option of Fathom's model. On a graph-classification dataset the runs are the ten
-    cross-validation folds, at seed 0, instead of seeds."""
+    option of Fathom's model. ``picks``: the least depths from which the report picks a depth of
+    best validation for this entry (0: the leaderboard's pick over all depths); a picked curve depth
+    gets the entry's seeds (:meth:`Preset.confirmation_specs`). On a graph-classification dataset
+    the runs are the ten cross-validation folds, at seed 0, instead of seeds."""
 
     label: str
     factory: str
@@ -53,6 +60,7 @@ class Entry:
     curve: dict[str, tuple[int, ...]] = field(default_factory=dict)
     curve_seeds: int = 2
     ablation: bool = False
+    picks: tuple[int, ...] = (0,)
 
     def settings(self, dataset: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """``(model parameters, training settings)`` of this entry on ``dataset``."""
@@ -93,10 +101,7 @@ class Preset:
         cross-validation folds of the graph-classification runs."""
         if folds is not None and not all(0 <= fold < DEFAULT_FOLDS for fold in folds):
             raise ConfigError(f"folds must lie in 0..{DEFAULT_FOLDS - 1}; got {', '.join(map(str, folds))}")
-        chosen = [e for e in self.entries if entries is None or e.label in entries or e.factory in entries]
-        if entries is not None and not chosen:
-            known = ", ".join(sorted({e.label for e in self.entries} | {e.factory for e in self.entries}))
-            raise ConfigError(f"no benchmark entry named {', '.join(entries)}; known: {known}")
+        chosen = self._chosen_entries(entries)
         names = self.datasets if datasets is None else datasets
         for name in names:
             if name not in DATASETS:
@@ -119,42 +124,95 @@ class Preset:
                 runs.setdefault(spec.run_id, (label, spec))
         return list(runs.values())
 
-    def _entry_runs(self, entry: Entry, dataset: str, data_root: str | None
-                    ) -> tuple[list[tuple[str, RunSpec]], list[tuple[str, RunSpec]]]:
-        """The entry's main runs on ``dataset`` and its depth-curve runs there."""
-        params, train = entry.settings(dataset)
+    def confirmation_specs(self, frame: pd.DataFrame, data_root: str | None = None,
+                           datasets: tuple[str, ...] | None = None, entries: tuple[str, ...] | None = None
+                           ) -> list[tuple[str, RunSpec]]:
+        """``(entry label, run)`` for the seeds that a depth picked from a depth curve lacks.
+
+        A curve runs each depth on ``curve_seeds`` seeds; the report picks, for each of an entry's
+        ``picks``, the depth of best validation on the runs every depth finished
+        (:func:`~fathom.benchmark.leaderboard.depth_of_best_validation`, ``frame`` holding the
+        finished runs), and reads that depth's test accuracy over all its runs. Where the pick is a
+        curve depth, these runs give it the seeds that the entry's main depth has on the dataset, so
+        that the reported mean rests on as many seeds as the main depth's would: chosen on two seeds,
+        read on all of them. Only for an entry whose main and curve runs on the dataset have all
+        finished (before that the pick may move); runs already planned by :meth:`specs` are left out."""
+        finished = frame.loc[frame["status"] == "ok"] if not frame.empty else frame
+        confirming: dict[str, tuple[str, RunSpec]] = {}
+        for dataset in self.datasets if datasets is None else datasets:
+            for entry in self._chosen_entries(entries):
+                if entry.ablation or dataset not in entry.curve or (
+                        entry.datasets is not None and dataset not in entry.datasets):
+                    continue
+                main, curve = self._entry_runs(entry, dataset, data_root)
+                planned = {spec.run_id for _, spec in main + curve}
+                runs = finished[finished["run_id"].isin(planned)] if not finished.empty else finished
+                if runs.empty or set(runs["run_id"]) != planned:
+                    continue
+                for least in entry.picks:
+                    deep = runs[runs["depth"] >= least]
+                    if deep.empty:
+                        continue
+                    depth = int(depth_of_best_validation(deep))
+                    seeds = entry.seeds_on.get(dataset, entry.seeds)
+                    for label, spec in self._runs(entry, dataset, data_root, (depth,), seeds):
+                        if spec.run_id not in planned:
+                            confirming.setdefault(spec.run_id, (label, spec))
+        return list(confirming.values())
+
+    def _chosen_entries(self, entries: tuple[str, ...] | None) -> list[Entry]:
+        chosen = [e for e in self.entries if entries is None or e.label in entries or e.factory in entries]
+        if entries is not None and not chosen:
+            known = ", ".join(sorted({e.label for e in self.entries} | {e.factory for e in self.entries}))
+            raise ConfigError(f"no benchmark entry named {', '.join(entries)}; known: {known}")
+        return chosen
+
+    @staticmethod
+    def _depth_factory(entry: Entry) -> ModelFactory:
         chosen = factory(entry.factory)
         if "depth" not in {f.name for f in dataclasses.fields(chosen.params_class)}:
             raise ConfigError(f"benchmark entry {entry.label!r}: factory {entry.factory!r} has no depth parameter")
+        return chosen
+
+    def _entry_runs(self, entry: Entry, dataset: str, data_root: str | None
+                    ) -> tuple[list[tuple[str, RunSpec]], list[tuple[str, RunSpec]]]:
+        """The entry's main runs on ``dataset`` and its depth-curve runs there."""
+        params, _ = entry.settings(dataset)
+        depths = entry.depths_on.get(dataset) or entry.depths or (
+            params.get("depth", self._depth_factory(entry).params().depth),)
+        seeds = entry.seeds_on.get(dataset, entry.seeds)
+        return (self._runs(entry, dataset, data_root, depths, seeds),
+                self._runs(entry, dataset, data_root, entry.curve.get(dataset, ()), entry.curve_seeds))
+
+    def _runs(self, entry: Entry, dataset: str, data_root: str | None, depths: tuple[int, ...], seeds: int
+              ) -> list[tuple[str, RunSpec]]:
+        """The entry's runs on ``dataset`` at ``depths``: ``seeds`` seeds on the standard split, or
+        seed 0 on each cross-validation fold or (``every_split``) each geom-gcn split."""
+        params, train = entry.settings(dataset)
+        chosen = self._depth_factory(entry)
         train = {"patience": self.patience, **train, "epochs": min(train.get("epochs", self.max_epochs),
                                                                       self.max_epochs)}
-        depths = entry.depths_on.get(dataset) or entry.depths or (params.get("depth", chosen.params().depth),)
-        seeds = entry.seeds_on.get(dataset, entry.seeds)
-
-        def runs(depths: tuple[int, ...], seeds: int) -> list[tuple[str, RunSpec]]:
-            made = []
-            for depth in depths:
-                try:
-                    model = chosen.params(**{**params, "depth": depth})
-                    base = TrainConfig.from_dict(train)
-                except ConfigError as error:
-                    raise ConfigError(f"benchmark entry {entry.label!r} on {dataset}: {error}") from error
-                if DATASETS[dataset].task == "graph":  # one run per cross-validation fold, seed 0
-                    made += [(entry.label, RunSpec(dataset, model, base.replace(seed=0), data_root, split=fold,
-                                                   factory=entry.factory, features=self.features))
-                             for fold in range(DEFAULT_FOLDS)]
-                    continue
-                if dataset in self.every_split:
-                    made += [(entry.label, RunSpec(dataset, model, base.replace(seed=0), data_root, split=split,
-                                                   factory=entry.factory, features=self.features))
-                             for split in range(DATASETS[dataset].num_splits)]
-                    continue
-                made += [(entry.label, RunSpec(dataset, model, base.replace(seed=seed), data_root,
+        made = []
+        for depth in depths:
+            try:
+                model = chosen.params(**{**params, "depth": depth})
+                base = TrainConfig.from_dict(train)
+            except ConfigError as error:
+                raise ConfigError(f"benchmark entry {entry.label!r} on {dataset}: {error}") from error
+            if DATASETS[dataset].task == "graph":  # one run per cross-validation fold, seed 0
+                made += [(entry.label, RunSpec(dataset, model, base.replace(seed=0), data_root, split=fold,
                                                factory=entry.factory, features=self.features))
-                         for seed in range(seeds)]
-            return made
-
-        return runs(depths, seeds), runs(entry.curve.get(dataset, ()), entry.curve_seeds)
+                         for fold in range(DEFAULT_FOLDS)]
+                continue
+            if dataset in self.every_split:
+                made += [(entry.label, RunSpec(dataset, model, base.replace(seed=0), data_root, split=split,
+                                               factory=entry.factory, features=self.features))
+                         for split in range(DATASETS[dataset].num_splits)]
+                continue
+            made += [(entry.label, RunSpec(dataset, model, base.replace(seed=seed), data_root,
+                                           factory=entry.factory, features=self.features))
+                     for seed in range(seeds)]
+        return made
 
 
 def _fathom_entries(seeds_on: dict[str, int], depths: tuple[int, ...], curve: dict[str, tuple[int, ...]],
@@ -168,7 +226,8 @@ def _fathom_entries(seeds_on: dict[str, int], depths: tuple[int, ...], curve: di
         "DeZoort default (fixup, a=0.5)": {"initial_residual": 0.0, "identity_mapping": None,
                                            "residual": "fixup", "residual_aggregation": 0.5},
     }
-    rows = [Entry(FATHOM, "deepgnn", 3, depths, depths_on=depths_on, seeds_on=seeds_on, curve=curve)]
+    rows = [Entry(FATHOM, "deepgnn", 3, depths, depths_on=depths_on, seeds_on=seeds_on, curve=curve,
+                  picks=(0, DEEP, TARGET_DEPTH))]
     rows += [Entry(f"{FATHOM}: {name}", "deepgnn", 3, (ablation_depth,), ablation_datasets, params=changes,
                    ablation=True) for name, changes in ablations.items()]
     rows.append(Entry(f"{FATHOM}: one weight decay", "deepgnn", 3, (ablation_depth,), ablation_datasets,
