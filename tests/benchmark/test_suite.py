@@ -140,15 +140,22 @@ def _finished(runs, validation) -> pd.DataFrame:
 
 
 def test_a_curve_depth_that_validation_picks_gets_the_main_depths_seeds_once_the_curve_has_finished():
-    preset = _preset(Entry("Fathom", "deepgnn", 4, (8,), curve={"cora": (2, 4, 8)}, curve_seeds=2))
+    preset = _preset(Entry("Fathom", "deepgnn", 2, (8,), seeds_on={"cora": 4}, curve={"cora": (2, 4, 8)}, curve_seeds=2))
     planned = preset.specs(datasets=("cora",))
     best_at_2 = _finished(planned, lambda depth, seed: 0.9 if depth == 2 else 0.7)
     extra = preset.confirmation_specs(best_at_2, datasets=("cora",))
     assert [(label, spec.model.depth, spec.train.seed) for label, spec in extra] == [("Fathom", 2, 2), ("Fathom", 2, 3)]
     assert {spec.run_id for _, spec in extra}.isdisjoint(spec.run_id for _, spec in planned)
-    # the main depth picked: nothing to add; a curve run unfinished: the pick may still move
+    # finished confirmations stay planned runs
+    assert preset.confirmation_specs(pd.concat([best_at_2, _finished(extra, lambda depth, seed: 0.9)])) == extra
+    # a diverged run has finished, and the pick passes over it
+    diverged = best_at_2.copy()
+    diverged.loc[diverged["depth"] == 2, "status"] = "diverged"
+    assert [(spec.model.depth, spec.train.seed) for _, spec in preset.confirmation_specs(diverged)] == [(4, 2), (4, 3)]
+    # the main depth picked: nothing to add; a curve or extra main seed unfinished: the pick may still move
     assert preset.confirmation_specs(_finished(planned, lambda depth, seed: 0.9 if depth == 8 else 0.7)) == []
     assert preset.confirmation_specs(best_at_2[best_at_2["depth"] != 4]) == []
+    assert preset.confirmation_specs(best_at_2[best_at_2["seed"] != 3]) == []
     assert preset.confirmation_specs(best_at_2.assign(status="failed")) == []
     assert preset.confirmation_specs(best_at_2, datasets=("texas",)) == []  # no curve there
 

@@ -56,10 +56,13 @@ def run_benchmark(preset: Preset, out: str | Path, data_root: str | None = None,
                   description=description)
         confirming = preset.confirmation_specs(store.frame(), data_root, datasets, entries)
         if confirming:
+            confirmed = preset.confirmation_specs(store.frame(), data_root, reported)
             run_sweep([spec for _, spec in confirming], sweep_out, workers, executor, progress=progress,
-                      description=description)
+                      description={**description, "benchmark_runs": len(planned) + len(confirmed)})
     frame = store.frame()
-    planned += preset.confirmation_specs(frame, data_root, reported)
+    labels = {spec.run_id: label for label, spec in planned}
+    planned += [(label, spec) for label, spec in preset.confirmation_specs(frame, data_root, reported)
+                if spec.run_id not in labels]
     labels = {spec.run_id: label for label, spec in planned}
     frame = frame[frame["run_id"].isin(labels)].reset_index(drop=True) if not frame.empty else frame
     if not report_only:  # read again: an invocation running beside this one may have recorded itself

@@ -19,6 +19,7 @@ from ..config import ConfigError, TrainConfig
 from ..data import DATASETS
 from ..models import ModelFactory, factory
 from ..sweep.grid import RunSpec
+from ..sweep.store import FINISHED
 from ..tasks.graph import DEFAULT_FOLDS
 from .chosen import fathom_config
 from .leaderboard import depth_of_best_validation
@@ -135,9 +136,12 @@ class Preset:
         finished runs), and reads that depth's test accuracy over all its runs. Where the pick is a
         curve depth, these runs give it the seeds that the entry's main depth has on the dataset, so
         that the reported mean rests on as many seeds as the main depth's would: chosen on two seeds,
-        read on all of them. Only for an entry whose main and curve runs on the dataset have all
-        finished (before that the pick may move); runs already planned by :meth:`specs` are left out."""
-        finished = frame.loc[frame["status"] == "ok"] if not frame.empty else frame
+        read on all of them. The pick is made as the report makes it, on all the entry's finished runs
+        there (runs these added included: should they widen the seeds every depth shares, the pick
+        may move, and the next call confirms the new one). Only for an entry whose main and curve
+        runs on the dataset have all finished (before that the pick may move); runs already planned
+        by :meth:`specs` are left out, finished ones are not (they are planned runs too)."""
+        finished = frame[frame["status"].isin(FINISHED)] if not frame.empty else frame
         confirming: dict[str, tuple[str, RunSpec]] = {}
         for dataset in self.datasets if datasets is None else datasets:
             for entry in self._chosen_entries(entries):
@@ -146,15 +150,18 @@ class Preset:
                     continue
                 main, curve = self._entry_runs(entry, dataset, data_root)
                 planned = {spec.run_id for _, spec in main + curve}
-                runs = finished[finished["run_id"].isin(planned)] if not finished.empty else finished
-                if runs.empty or set(runs["run_id"]) != planned:
+                if finished.empty or not planned <= set(finished["run_id"]):
                     continue
+                seeds = entry.seeds_on.get(dataset, entry.seeds)
+                depths = tuple(sorted({spec.model.depth for _, spec in main + curve}))
+                # the report picks from all the entry's runs, earlier confirmations included
+                possible = {spec.run_id for _, spec in self._runs(entry, dataset, data_root, depths, seeds)}
+                runs = finished[finished["run_id"].isin(possible | planned) & (finished["status"] == "ok")]
                 for least in entry.picks:
                     deep = runs[runs["depth"] >= least]
                     if deep.empty:
                         continue
                     depth = int(depth_of_best_validation(deep))
-                    seeds = entry.seeds_on.get(dataset, entry.seeds)
                     for label, spec in self._runs(entry, dataset, data_root, (depth,), seeds):
                         if spec.run_id not in planned:
                             confirming.setdefault(spec.run_id, (label, spec))
