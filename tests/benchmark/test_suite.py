@@ -87,6 +87,9 @@ def test_the_full_preset_spends_ten_seeds_on_planetoid_for_fathom_and_gcnii_only
     assert sum(spec.dataset == "cora" for label, spec in main if label == "Fathom") == 10
     assert sum(spec.dataset == "cora" for label, spec in main if label == "APPNP") == 3
     assert sum(spec.dataset == "chameleon" and spec.split is None for label, spec in main if label == "Fathom") == 3
+    at_256 = [spec.train.seed for label, spec in runs if label == "Fathom" and spec.model.depth == 256
+              and spec.dataset == "cora"]
+    assert sorted(at_256) == list(range(10))  # on cora, where the 256-block target compares it with 64
 
 
 def test_every_split_datasets_run_each_geom_gcn_split_once_at_seed_zero():
