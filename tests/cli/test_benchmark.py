@@ -16,6 +16,7 @@ def test_a_benchmark_on_built_in_data_writes_its_report_and_resumes(tmp_path):
                "--out", str(out), "--no-progress"]
     result = runner.invoke(app, command)
     assert result.exit_code == 0, result.output
+    assert "3 runs of the quick preset" in result.output and "picks" not in result.output  # quick has no curve
     frame = pd.read_csv(out / "results.csv")
     assert sorted(zip(frame["entry"], frame["depth"])) == [("Fathom", 8), ("Fathom", 32), ("GCN", 2)]
     assert (frame["status"] == "ok").all() and frame["peak_memory_mb"].gt(0).all()
@@ -47,3 +48,12 @@ def test_unknown_models_and_datasets_are_one_line_errors(tmp_path):
     assert result.exit_code == 2 and "no benchmark entry named gcnn" in result.output
     result = runner.invoke(app, ["benchmark", "--datasets", "coraa", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "unknown dataset 'coraa'" in result.output
+
+
+def test_the_first_line_of_a_preset_with_depth_curves_says_that_picked_depths_get_seeds_after_its_runs(tmp_path):
+    command = ["benchmark", "--preset", "full", "--datasets", "karate", "--models", "GCN", "--report-only",
+               "--out", str(tmp_path / "bench"), "--no-progress"]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 0, result.output
+    line = " ".join(result.output.split())
+    assert "3 runs of the full preset" in line and "then the seeds that a depth validation picks" in line

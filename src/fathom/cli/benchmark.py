@@ -59,7 +59,9 @@ def benchmark(
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from error
     writable_out(out)
-    console.print(f"{len(planned)} runs of the {preset} preset -> {out}")
+    curves = any(entry.curve for entry in chosen.entries)
+    console.print(f"{len(planned)} runs of the {preset} preset -> {out}" + (
+        ", then the seeds that a depth validation picks from a finished depth curve lacks" if curves else ""))
     try:
         run_benchmark(chosen, out, str(data_root) if data_root else None, workers, executor, split(datasets),
                       split(models), progress, command, report_only, fold_numbers)
