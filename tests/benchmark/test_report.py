@@ -217,6 +217,21 @@ def test_the_budget_claim_adds_the_unfinished_runs_at_their_median_and_cannot_pa
     assert not unknown.passed and "leaving out 3 runs of entries with no finished run" in unknown.evidence
 
 
+def test_an_unfinished_run_is_priced_at_its_depths_median_where_a_run_of_that_depth_finished():
+    from fathom.benchmark.report import _progress
+    from fathom.config import ModelConfig, TrainConfig
+    from fathom.sweep import RunSpec
+
+    planned = [("GCNII", RunSpec("citeseer", ModelConfig(depth=depth), TrainConfig(seed=seed)))
+               for depth in (16, 256) for seed in range(3)]
+    rows = [{**row, "seconds": s} for row, s in zip(_rows("GCNII", "citeseer", 16, [0.7] * 3), [60.0, 60.0, 60.0])]
+    rows += [{**row, "seconds": 1800.0} for row in _rows("GCNII", "citeseer", 256, [0.7])]
+    progress = _progress(planned, pd.DataFrame(rows)).iloc[0]
+    assert progress["left min (est.)"] == 2 * 30.0  # two 256-layer runs at 1800 s, not at the 60 s median
+    unseen = _progress(planned, pd.DataFrame(rows[:2])).iloc[0]
+    assert unseen["left min (est.)"] == 1 + 3  # no 256-layer run has finished: all four at the median, 60 s
+
+
 @pytest.mark.parametrize("invocation, whole", [
     ("fathom benchmark --preset full --datasets actor --models Fathom --data-root ../data --out res --workers 1",
      "fathom benchmark --preset full --data-root ../data --out res --workers 1"),

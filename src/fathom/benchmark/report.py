@@ -371,23 +371,31 @@ def ablation_table(frame: pd.DataFrame, ablations: list[str], datasets: list[str
 
 def _progress(planned: list[tuple[str, RunSpec]], frame: pd.DataFrame) -> pd.DataFrame:
     """Per entry and dataset: runs finished, failed and planned, the training minutes and median
-    seconds of the finished ones, and the minutes the unfinished ones would take at that median
+    seconds of the finished ones, and the minutes the unfinished ones would take, each at the median
+    of the entry's finished runs at its depth on the dataset, else of all its finished runs there
     (NaN where nothing finished: no estimate)."""
     counts = Counter((label, spec.dataset) for label, spec in planned)
+    depths = Counter((label, spec.dataset, spec.model.depth) for label, spec in planned)
     finished = frame[frame["status"].isin(["ok", "diverged"])] if not frame.empty else frame
     done = Counter() if frame.empty else Counter(zip(finished["entry"], finished["dataset"]))
+    done_at = Counter() if frame.empty else Counter(zip(finished["entry"], finished["dataset"], finished["depth"]))
     failed = Counter() if frame.empty else Counter(
         zip(frame.loc[frame["status"] == "failed", "entry"], frame.loc[frame["status"] == "failed", "dataset"]))
     seconds = {} if frame.empty else {key: group["seconds"] for key, group in finished.groupby(["entry", "dataset"])}
+    median_at = {} if frame.empty else {
+        key: group["seconds"].median() for key, group in finished.groupby(["entry", "dataset", "depth"])}
     rows = []
     for (label, dataset), n in counts.items():
         taken = seconds.get((label, dataset))
         left = n - done[(label, dataset)]
+        unfinished = {depth: max(count - done_at[(label, dataset, depth)], 0)
+                      for (entry, name, depth), count in depths.items() if (entry, name) == (label, dataset)}
         rows.append({"entry": label, "dataset": dataset, "finished": done[(label, dataset)],
                      "failed": failed[(label, dataset)], "planned": n,
                      "training min": taken.sum() / 60 if taken is not None else math.nan,
                      "median run s": taken.median() if taken is not None else math.nan,
-                     "left min (est.)": left * taken.median() / 60 if taken is not None else
+                     "left min (est.)": sum(runs * median_at.get((label, dataset, depth), taken.median())
+                                            for depth, runs in unfinished.items()) / 60 if taken is not None else
                      (0.0 if left == 0 else math.nan)})
     return pd.DataFrame(rows)
 
@@ -403,7 +411,8 @@ def _progress_table(progress: pd.DataFrame) -> str:
 def budget_claim(progress: pd.DataFrame, workers: int = BUDGET_WORKERS) -> Claim:
     """The issue's budget as a claim: the whole preset in ``BUDGET_HOURS`` of wall on ``workers``,
     estimated as the finished runs' training time plus each unfinished run at its entry's median
-    on the dataset (whatever its depth); it cannot pass while some runs have no estimate."""
+    on the dataset (at its depth where a run of that depth finished); it cannot pass while some runs
+    have no estimate."""
     spent = progress["training min"].sum(skipna=True)
     known = progress["left min (est.)"].sum(skipna=True)
     unknown = int((progress["planned"] - progress["finished"])[progress["left min (est.)"].isna()].sum())
@@ -411,6 +420,6 @@ def budget_claim(progress: pd.DataFrame, workers: int = BUDGET_WORKERS) -> Claim
     return Claim(f"the whole preset fits {BUDGET_HOURS:g} h of wall on {workers} workers",
                  not unknown and hours <= BUDGET_HOURS,
                  f"{spent:.0f} min of training done and about {known:.0f} min more for the unfinished runs at their "
-                 f"entry's median on the dataset: about {hours:.1f} h of wall on {workers} workers"
+                 f"entry's median on the dataset (at their depth where one finished): about {hours:.1f} h of wall on {workers} workers"
                  + (f", leaving out {unknown} runs of entries with no finished run on their dataset yet" if unknown
                     else ""))
