@@ -420,6 +420,7 @@ def budget_claim(progress: pd.DataFrame, workers: int = BUDGET_WORKERS) -> Claim
     return Claim(f"the whole preset fits {BUDGET_HOURS:g} h of wall on {workers} workers",
                  not unknown and hours <= BUDGET_HOURS,
                  f"{spent:.0f} min of training done and about {known:.0f} min more for the unfinished runs at their "
-                 f"entry's median on the dataset (at their depth where one finished): about {hours:.1f} h of wall on {workers} workers"
+                 f"entry's median on the dataset (at their depth where one finished): about {hours:.1f} h of wall "
+                 f"on {workers} workers"
                  + (f", leaving out {unknown} runs of entries with no finished run on their dataset yet" if unknown
                     else ""))
