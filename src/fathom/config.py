@@ -28,6 +28,7 @@ DEVICES = ("auto", "cpu", "cuda")
 PARTITION_METHODS = ("metis", "random")  # fathom.data.partition's
 PARTITION_EVALUATIONS = ("auto", "whole", "parts")
 READOUTS = ("sum", "mean")  # graph classification: how each graph's node outputs are pooled
+SELECTIONS = ("val_acc", "val_loss")  # the validation metric that picks a run's epoch
 
 
 class ConfigError(ValueError):
@@ -282,8 +283,11 @@ class ModelConfig(Config):
 class TrainConfig(Config):
     """Full-batch training: Adam on the cross-entropy of the training nodes.
 
-    ``patience``: stop when the validation accuracy has not improved for that many epochs
-    (``None``: train all ``epochs``). ``block_weight_decay``: the L2 penalty of the parameters a
+    ``selection``: the epoch a run reports (its test accuracy there) and early stopping follow the
+    highest validation accuracy (``val_acc``) or the lowest validation loss (``val_loss``: GCNII's
+    published protocol, Chen et al. 2020, whose ``train.py`` keeps the epoch of least validation
+    loss and stops after ``patience`` epochs without a lower one). ``patience``: stop when the
+    selection metric has not improved for that many epochs (``None``: train all ``epochs``). ``block_weight_decay``: the L2 penalty of the parameters a
     model lists in ``message_passing_parameters()`` (GCNII's 0.01 on its convolutions, 5e-4 on
     the dense layers; Chen et al. 2020); ``None`` applies ``weight_decay`` to every parameter.
     ``partitions``: with ``K > 1``, Cluster-GCN training (Chiang et al. 2019): one step per part of
@@ -308,7 +312,7 @@ class TrainConfig(Config):
                                                     "message_passing_parameters()); default: weight_decay.")
     seed: int = option(0, "Seed of the initialisation, dropout, random splits and the CSBM graph.", low=0)
     device: str = option("auto", "auto picks cuda when available.", choices=DEVICES)
-    patience: int | None = option(None, "Stop when validation accuracy has not improved for this many epochs.",
+    patience: int | None = option(None, "Stop when the selection metric has not improved for this many epochs.",
                                   low=1)
     partitions: int = option(1, "Split the graph into this many parts and take one step per part on its induced "
                                 "subgraph (Cluster-GCN); 1: full batch. Under torchrun, a multiple of the process "
@@ -325,6 +329,9 @@ class TrainConfig(Config):
     lr_gamma: float = option(0.5, "The step schedule's factor (with lr_step).")
     readout: str = option("sum", "Graph classification: pool each graph's node outputs by their sum (GIN's) or "
                                  "mean.", choices=READOUTS)
+    selection: str = option("val_acc", "The epoch a run reports and early stopping follow the highest validation "
+                                       "accuracy (val_acc) or the lowest validation loss (val_loss, GCNII's "
+                                       "protocol).", choices=SELECTIONS)
 
     def __post_init__(self) -> None:
         check_number("epochs", self.epochs, 1, integer=True)
@@ -343,6 +350,7 @@ class TrainConfig(Config):
         check_number("parts_per_step", self.parts_per_step, 1, self.partitions, integer=True)
         check_choice("partition_method", self.partition_method, PARTITION_METHODS)
         check_choice("partition_evaluation", self.partition_evaluation, PARTITION_EVALUATIONS)
+        check_choice("selection", self.selection, SELECTIONS)
 
 
 def parse_overrides(spec: str, cls: type = ModelConfig) -> dict[str, Any]:

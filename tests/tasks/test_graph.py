@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -98,7 +100,8 @@ def test_the_readout_pools_each_graph_and_accuracy_counts_graphs():
     logits = task.logits(_NodeScores(), batch)
     torch.testing.assert_close(logits, torch.tensor([[2.0, 1.0], [1.0, 4.0], [5.0, 0.0], [0.0, 2.0]]))
     scores = task.evaluate(_NodeScores())
-    assert scores == {"val_acc": pytest.approx(_expected(task, "val")), "test_acc": pytest.approx(_expected(task, "test"))}
+    assert scores == {"val_acc": pytest.approx(_expected(task, "val")), "test_acc": pytest.approx(_expected(task, "test")),
+                      "val_loss": pytest.approx(_expected_loss(task, "val"))}
     assert scores["test_acc"] == pytest.approx(0.5)  # stratified halves hold each graph kind alike
     mean = GraphClassification(graphs * 5, fold=0, folds=2, readout="mean")
     torch.testing.assert_close(mean.logits(_NodeScores(), batch)[1], torch.tensor([1 / 3, 4 / 3]))
@@ -107,6 +110,12 @@ def test_the_readout_pools_each_graph_and_accuracy_counts_graphs():
 def _expected(task: GraphClassification, split: str) -> float:
     right = [True, True, False, False] * 5
     return float(np.mean([right[i] for i in task.index[split].tolist()]))
+
+
+def _expected_loss(task: GraphClassification, split: str) -> float:
+    """The mean cross-entropy per graph: -log softmax of the label's logit, -log(1 / (1 + e^(other - own)))."""
+    loss = [math.log(1 + math.exp(other - own)) for own, other in [(2, 1), (4, 1), (0, 5), (0, 2)]] * 5
+    return float(np.mean([loss[i] for i in task.index[split].tolist()]))
 
 
 def test_graphs_without_features_get_their_one_hot_degree():

@@ -43,8 +43,10 @@ def test_loss_is_cross_entropy_of_the_training_nodes_only():
     assert metrics == {"train_acc": 1.0}
 
 
-def test_evaluate_reports_validation_and_test_accuracy():
-    assert NodeClassification(_graph()).evaluate(Fixed(LOGITS)) == {"val_acc": 0.0, "test_acc": 1.0}
+def test_evaluate_reports_validation_and_test_accuracy_and_the_validation_loss():
+    # the one validation node has logits (3, 0) and label 1: -log(e^0 / (e^3 + e^0)) = log(1 + e^3)
+    assert NodeClassification(_graph()).evaluate(Fixed(LOGITS)) == {
+        "val_acc": 0.0, "test_acc": 1.0, "val_loss": pytest.approx(math.log(1 + math.exp(3)))}
 
 
 def test_sparse_features_only_for_models_that_accept_them():

@@ -78,6 +78,11 @@ def test_part_by_part_evaluation_counts_every_node_once(graph):
             mask = part[f"{split}_mask"]
             right, total = right + int((logits[mask] == part.y[mask]).sum()), total + int(mask.sum())
         expected[f"{split}_acc"] = right / total
+    # the validation loss: one mean over every part's validation nodes, not a mean of the parts' means
+    with torch.no_grad():
+        logits = torch.cat([model(part.x, part.edge_index)[part.val_mask] for part in parts])
+    labels = torch.cat([part.y[part.val_mask] for part in parts])
+    expected["val_loss"] = float(torch.nn.functional.cross_entropy(logits, labels))
     assert by_part == pytest.approx(expected)
 
 

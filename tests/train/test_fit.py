@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -30,7 +31,7 @@ def test_fit_trains_a_plain_pyg_gcn(tmp_path):
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["model"] == "GCN" and config["train"]["epochs"] == FAST.epochs
     assert (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0] == \
-        "epoch,train_loss,train_acc,val_acc,test_acc,seconds"
+        "epoch,train_loss,train_acc,val_acc,val_loss,test_acc,seconds"
 
 
 def test_train_node_classifier_is_fit_on_a_deepgnn():
@@ -49,6 +50,53 @@ def test_patience_stops_on_the_tasks_selection_metric():
     result = fit(GCN(data.num_features, 8, 2, 4), NodeClassification(data), FAST.replace(epochs=300, patience=5),
                  progress=False)
     assert result.summary["stopped_early"] and result.summary["epochs_run"] < 300
+
+
+def _history(val_acc, val_loss):
+    return [{"epoch": e + 1, "train_loss": 1.0, "val_acc": a, "val_loss": v, "test_acc": e / 10, "seconds": 1.0}
+            for e, (a, v) in enumerate(zip(val_acc, val_loss))]
+
+
+def test_the_selection_reads_the_epoch_of_highest_validation_accuracy_or_of_lowest_validation_loss():
+    from fathom.train.fit import summarize
+
+    history = _history(val_acc=[0.5, 0.8, 0.7, 0.8, 0.6], val_loss=[1.0, 0.6, 0.4, 0.5, 0.4])
+    by_accuracy = summarize(history, False, selection="val_acc")
+    assert (by_accuracy["best_epoch"], by_accuracy["best_val_acc"], by_accuracy["test_acc_at_best_val"]) == (2, 0.8, 0.1)
+    by_loss = summarize(history, False, selection="val_loss")  # the first of the two lowest losses: epoch 3
+    assert (by_loss["best_epoch"], by_loss["best_val_acc"], by_loss["test_acc_at_best_val"]) == (3, 0.7, 0.2)
+
+
+def test_patience_counts_epochs_since_the_lowest_validation_loss():
+    from fathom.train import stale
+
+    history = _history(val_acc=[0.5, 0.9, 0.9, 0.9], val_loss=[0.5, 0.6, 0.7, 0.8])  # accuracy peaks, loss rises
+    assert stale(history, 3, "val_loss") and not stale(history, 4, "val_loss")
+    assert not stale(history, 3, "val_acc")  # its best accuracy, from epoch 2 on, is two epochs old
+
+
+def test_a_run_selected_on_validation_loss_stops_and_reports_where_that_loss_was_lowest():
+    data = load_dataset("karate")
+    torch.manual_seed(0)
+    result = fit(GCN(data.num_features, 8, 2, 4, dropout=0.5), NodeClassification(data),
+                 FAST.replace(epochs=400, patience=20, selection="val_loss"), progress=False)
+    losses = [row["val_loss"] for row in result.history]
+    best = losses.index(min(losses))
+    assert result.summary["stopped_early"] and len(losses) - 1 - best == 20
+    assert result.summary["best_epoch"] == best + 1
+    assert result.summary["best_val_acc"] == result.history[best]["val_acc"]
+    assert result.summary["test_acc_at_best_val"] == result.history[best]["test_acc"]
+
+
+def test_a_selection_the_task_does_not_measure_is_refused():
+    class AccuracyOnly(NodeClassification):
+        metrics = ("train_acc", "val_acc", "test_acc")
+
+    data = load_dataset("karate")
+    with pytest.raises(ValueError, match="selection 'val_loss' is not a metric this task measures"):
+        fit(GCN(data.num_features, 8, 2, 4), AccuracyOnly(data), FAST.replace(selection="val_loss"), progress=False)
+    with pytest.raises(ConfigError, match="selection"):
+        TrainConfig(selection="test_acc")
 
 
 def test_a_non_finite_loss_stops_the_run_as_diverged():
@@ -117,6 +165,24 @@ def test_a_run_stopped_and_resumed_gives_the_uninterrupted_metrics(tmp_path):
     without_time = [{k: v for k, v in row.items() if k != "seconds"} for row in whole.history]
     assert [{k: v for k, v in row.items() if k != "seconds"} for row in resumed.history] == without_time
     assert not resumed.summary["interrupted"] and resumed.summary["epochs_run"] == 10
+
+
+def test_a_checkpoint_written_before_a_metric_existed_resumes_with_that_metric_missing(tmp_path):
+    from fathom.train.fit import CHECKPOINT_FILE
+
+    data, config = load_dataset("karate"), TrainConfig(epochs=6, lr=0.01, device="cpu")
+    torch.manual_seed(0)
+    fit(GCN(data.num_features, 8, 2, 4), NodeClassification(data), config.replace(epochs=4), tmp_path,
+        progress=False, checkpoint_every=4)
+    state = torch.load(tmp_path / CHECKPOINT_FILE, weights_only=False)
+    state["history"] = [{k: v for k, v in row.items() if k != "val_loss"} for row in state["history"]]
+    torch.save(state, tmp_path / CHECKPOINT_FILE)
+    torch.manual_seed(0)
+    resumed = fit(GCN(data.num_features, 8, 2, 4), NodeClassification(data), config, tmp_path, progress=False,
+                  resume=True)
+    losses = [row["val_loss"] for row in resumed.history]
+    assert all(math.isnan(v) for v in losses[:4]) and all(math.isfinite(v) for v in losses[4:])
+    assert resumed.summary["epochs_run"] == 6
 
 
 def test_resume_without_a_checkpoint_names_the_file(tmp_path):

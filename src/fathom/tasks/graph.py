@@ -123,8 +123,7 @@ class GraphClassification:
     """
 
     kind = "graph"
-    metrics = ("train_acc", "val_acc", "test_acc")
-    selection = "val_acc"
+    metrics = ("train_acc", "val_acc", "val_loss", "test_acc")
     reported = "test_acc"
 
     def __init__(self, dataset: Any, fold: int = 0, folds: int = DEFAULT_FOLDS, seed: int = 0,
@@ -214,13 +213,20 @@ class GraphClassification:
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Validation and test accuracy over their graphs, in evaluation mode."""
+        """Validation and test accuracy over their graphs, and the validation loss (the mean
+        cross-entropy per graph), in evaluation mode."""
         was_training = model.training
         model.eval()
         scores = {}
         for split, batches in self._evaluation.items():
-            correct = sum(int((self.logits(model, b).argmax(-1) == b.y.view(-1)).sum()) for b in batches)
-            total = sum(b.num_graphs for b in batches)
+            correct, loss, total = 0, 0.0, 0
+            for batch in batches:
+                logits, labels = self.logits(model, batch), batch.y.view(-1)
+                correct += int((logits.argmax(-1) == labels).sum())
+                loss += float(F.cross_entropy(logits, labels, reduction="sum"))
+                total += batch.num_graphs
             scores[f"{split}_acc"] = correct / total if total else math.nan
+            if split == "val":
+                scores["val_loss"] = loss / total if total else math.nan
         model.train(was_training)
         return scores

@@ -24,6 +24,11 @@ def accuracy(logits: Tensor, labels: Tensor) -> float:
     return float((logits.argmax(dim=-1) == labels).float().mean())
 
 
+def mean_loss(logits: Tensor, labels: Tensor) -> float:
+    """Mean cross-entropy of the rows (NaN for no rows)."""
+    return float(F.cross_entropy(logits, labels)) if labels.numel() else math.nan
+
+
 class NodeClassification:
     """Cross-entropy on the training nodes of one graph, full batch; accuracy on each mask.
 
@@ -35,9 +40,8 @@ class NodeClassification:
     """
 
     kind = "node"
-    metrics = ("train_acc", "val_acc", "test_acc")  # the per-epoch columns after train_loss
-    selection = "val_acc"  # early stopping and the best epoch follow this metric
-    reported = "test_acc"  # the metric read at the best epoch
+    metrics = ("train_acc", "val_acc", "val_loss", "test_acc")  # the per-epoch columns after train_loss
+    reported = "test_acc"  # the metric read at the epoch that TrainConfig.selection picks
 
     def __init__(self, data: Data) -> None:
         validate_node_data(data)
@@ -88,10 +92,11 @@ class NodeClassification:
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Validation and test accuracy in evaluation mode (no dropout)."""
+        """Validation and test accuracy, and the validation loss, in evaluation mode (no dropout)."""
         was_training = model.training
         model.eval()
         logits = model(*self.inputs(model))
         model.train(was_training)
-        return {f"{split}_acc": accuracy(logits[self.masks[split]], self.y[self.masks[split]])
-                for split in ("val", "test")}
+        scores = {f"{split}_acc": accuracy(logits[self.masks[split]], self.y[self.masks[split]])
+                  for split in ("val", "test")}
+        return {**scores, "val_loss": mean_loss(logits[self.masks["val"]], self.y[self.masks["val"]])}

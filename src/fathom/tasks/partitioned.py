@@ -21,7 +21,7 @@ from torch_geometric.data import Data
 from ..data import describe, num_classes, validate_node_data
 from ..data.partition import PartitionError, part_subgraph
 from ..graph import AggregationOperator, SparseFeatures, density
-from .node import SPARSE_FEATURES_BELOW, NodeClassification, accuracy
+from .node import SPARSE_FEATURES_BELOW, NodeClassification, accuracy, mean_loss
 
 SPLITS = ("val", "test")
 OperatorOf = Callable[[Data], AggregationOperator]
@@ -75,7 +75,6 @@ class PartitionedNodeClassification:
 
     kind = "node"
     metrics = NodeClassification.metrics
-    selection = NodeClassification.selection
     reported = NodeClassification.reported
 
     def __init__(self, data: Data, parts: list[Data], operator_of: OperatorOf, *,
@@ -161,7 +160,8 @@ class PartitionedNodeClassification:
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        """Validation and test accuracy in evaluation mode, on the whole graph or part by part."""
+        """Validation and test accuracy and the validation loss in evaluation mode, on the whole
+        graph or part by part."""
         model = unwrap(model)  # no collectives in the forward pass
         was_training = model.training
         model.eval()
@@ -177,22 +177,28 @@ class PartitionedNodeClassification:
             self._graph = (_Part(self.data, self._operator_of(self.data), self._device),)
         graph = self._graph[0]
         logits = model(graph.inputs(model), operator=graph.operator)
-        return {f"{split}_acc": accuracy(logits[graph.masks[split]], graph.y[graph.masks[split]]) for split in SPLITS}
+        scores = {f"{split}_acc": accuracy(logits[graph.masks[split]], graph.y[graph.masks[split]]) for split in SPLITS}
+        return {**scores, "val_loss": mean_loss(logits[graph.masks["val"]], graph.y[graph.masks["val"]])}
 
     def _evaluate_parts(self, model: nn.Module) -> dict[str, float]:
-        counts = torch.zeros(2 * len(SPLITS), dtype=torch.float64)
+        counts = torch.zeros(2 * len(SPLITS) + 1, dtype=torch.float64)  # per split: correct, nodes; then val loss
         for part in self.parts[self.rank::self.world_size]:
-            predicted = model(part.inputs(model), operator=part.operator).argmax(-1)
+            logits = model(part.inputs(model), operator=part.operator)
+            predicted = logits.argmax(-1)
             for i, split in enumerate(SPLITS):
                 mask = part.masks[split]
                 counts[2 * i] += float((predicted[mask] == part.y[mask]).sum())
                 counts[2 * i + 1] += float(mask.sum())
+            val = part.masks["val"]
+            counts[-1] += float(F.cross_entropy(logits[val], part.y[val], reduction="sum"))
         if self.world_size > 1:
             counts = counts.to(self._collective_device())
             dist.all_reduce(counts)
             counts = counts.cpu()
-        return {f"{split}_acc": (counts[2 * i] / counts[2 * i + 1]).item() if counts[2 * i + 1] else math.nan
-                for i, split in enumerate(SPLITS)}
+        scores = {f"{split}_acc": (counts[2 * i] / counts[2 * i + 1]).item() if counts[2 * i + 1] else math.nan
+                  for i, split in enumerate(SPLITS)}
+        validation = counts[2 * SPLITS.index("val") + 1]
+        return {**scores, "val_loss": (counts[-1] / validation).item() if validation else math.nan}
 
     def _collective_device(self) -> torch.device:
         """Where the process group's tensors live: the GPU for nccl, the CPU for gloo."""

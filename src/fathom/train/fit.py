@@ -34,8 +34,7 @@ class Task(Protocol):
     several batches may also define ``batch_weight(batch)``, the examples a batch holds, by which the
     epoch's training loss and metrics weight it."""
 
-    metrics: tuple[str, ...]
-    selection: str
+    metrics: tuple[str, ...]  # including those a TrainConfig.selection may name
     reported: str
     chance_loss: float  # the loss of a uniform prediction (ln C for C classes)
 
@@ -69,8 +68,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
     Stops early with ``summary["diverged"] = True`` as soon as a training loss is NaN or infinite
     (``divergence_kind`` ``non-finite``) or exceeds :data:`DIVERGENCE_FACTOR` times the task's
     chance-level loss, ``ln C`` for C classes (``exploded``; at epoch 1 that is the untrained
-    model's loss), and with ``summary["stopped_early"] = True`` once ``task.selection`` has not improved for
-    ``config.patience`` epochs. Subnormal floats are flushed to zero while training
+    model's loss), and with ``summary["stopped_early"] = True`` once ``config.selection`` (the highest
+    validation accuracy or the lowest validation loss) has not improved for ``config.patience`` epochs. Subnormal floats are flushed to zero while training
     (:func:`~fathom.runtime.subnormals_flushed`). ``run_info`` (the model's configuration, the
     dataset...) is recorded in ``config.json`` beside the training configuration. ``on_epoch(epoch,
     model)`` is called before the first epoch (``epoch=0``) and after each one; ``on_metrics(row)``
@@ -86,6 +85,10 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
         raise ValueError(f"checkpoint_every must be a positive number of epochs; got {checkpoint_every}")
     if (checkpoint_every or resume) and out is None:
         raise ValueError("checkpoints live in the run directory: give an output directory to checkpoint or resume")
+    selection = config.selection
+    if selection not in task.metrics:
+        raise ValueError(f"selection {selection!r} is not a metric this task measures: it has "
+                         f"{', '.join(task.metrics)}")
     seed_everything(config.seed)
     device = resolve_device(config.device)
     model = model.to(device)
@@ -97,7 +100,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
     history: list[dict[str, float]] = []
     first_epoch = 1
     if resume:
-        history = load_checkpoint(out_dir / CHECKPOINT_FILE, model, optimizer)
+        history = [{column: row.get(column, math.nan) for column in columns}  # a checkpoint from before a column
+                   for row in load_checkpoint(out_dir / CHECKPOINT_FILE, model, optimizer)]
         first_epoch = len(history) + 1
     elif out_dir is not None:
         info = dict(run_info or {})
@@ -130,8 +134,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
                 if on_metrics is not None:
                     on_metrics(history[-1])
                 bar.update(bar_task, advance=1,
-                           status=f"loss {row['train_loss']:.4f}  {task.selection} {row[task.selection]:.3f}")
-                if config.patience is not None and stale(history, config.patience, task.selection):
+                           status=f"loss {row['train_loss']:.4f}  {selection} {row[selection]:.3f}")
+                if config.patience is not None and stale(history, config.patience, selection):
                     stopped_early = True
                     break
                 if on_epoch is not None:
@@ -143,7 +147,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
         except KeyboardInterrupt:
             interrupted = True
 
-    summary = {**summarize(history, diverged, reason, task.selection, task.reported),
+    summary = {**summarize(history, diverged, reason, selection, task.reported),
                "divergence_kind": kind, "stopped_early": stopped_early, "interrupted": interrupted,
                "peak_memory_mb": peak.mb, "peak_memory_kind": peak.kind}
     if out_dir is not None:
@@ -240,25 +244,33 @@ def divergence(loss: float, limit: float) -> str | None:
     return "exploded" if loss > limit else None
 
 
+def merit(row: dict[str, float], metric: str) -> float:
+    """How good ``row`` is by ``metric``: the metric itself, negated for a loss (lower is better)."""
+    return -row[metric] if metric.endswith("_loss") else row[metric]
+
+
 def stale(history: list[dict[str, float]], patience: int, metric: str = "val_acc") -> bool:
-    """True when the best ``metric`` is more than ``patience`` epochs old."""
+    """True when the best ``metric`` (the highest accuracy, the lowest loss) is more than
+    ``patience`` epochs old."""
     if math.isnan(history[-1][metric]):  # no validation data: nothing to stop on
         return False
-    best = max(range(len(history)), key=lambda i: (history[i][metric], -i))
+    best = max(range(len(history)), key=lambda i: (merit(history[i], metric), -i))
     return len(history) - 1 - best >= patience
 
 
 def summarize(history: list[dict[str, float]], diverged: bool, reason: str | None = None,
               selection: str = "val_acc", reported: str = "test_acc") -> dict[str, Any]:
-    """``summary.json``: initial and final train loss, the best ``selection`` metric (validation
-    accuracy) and the ``reported`` metric (test accuracy) at that epoch."""
+    """``summary.json``: initial and final train loss; the first epoch with the best ``selection``
+    metric (the highest validation accuracy, or the lowest validation loss), the validation
+    accuracy there (``best_val_acc``: under ``val_loss``, the accuracy of the selected epoch, not the
+    run's highest) and the ``reported`` metric (test accuracy) there."""
     scored = [row for row in history if not math.isnan(row[selection])]
-    best = max(scored, key=lambda row: row[selection]) if scored else None
+    best = max(scored, key=lambda row: merit(row, selection)) if scored else None
     return {
         "initial_train_loss": history[0]["train_loss"] if history else None,
         "final_train_loss": history[-1]["train_loss"] if history else None,
-        f"best_{selection}": best[selection] if best else None,
-        f"{reported}_at_best_{selection.split('_')[0]}": best[reported] if best else None,
+        "best_val_acc": best["val_acc"] if best else None,
+        f"{reported}_at_best_val": best[reported] if best else None,
         "best_epoch": best["epoch"] if best else None,
         "epochs_run": len(history),
         "seconds": sum(row["seconds"] for row in history),
