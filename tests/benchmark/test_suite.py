@@ -127,6 +127,20 @@ def test_the_whole_budget_twins_differ_from_their_entries_only_in_early_stopping
             assert (whole.split, whole.factory) == (stopped.split, stopped.factory)
 
 
+def test_the_least_validation_loss_twins_differ_from_their_entries_only_in_the_selection_rule():
+    runs = PRESETS["full"].specs(datasets=("cora", "citeseer", "chameleon"))
+    main = {(label, spec.dataset, spec.model.depth, spec.train.seed): spec for label, spec in runs}
+    twins = [(label, spec) for label, spec in runs if label.endswith("(least validation loss)")]
+    depths = {(label.split()[0], spec.dataset): spec.model.depth for label, spec in twins}
+    assert depths == {("Fathom", "cora"): 64, ("Fathom", "citeseer"): 64, ("GCNII", "cora"): 64,
+                      ("GCNII", "citeseer"): 32}  # Planetoid only: Fathom's target depth, GCNII's published
+    assert len(twins) == 40
+    for label, twin in twins:
+        own = main[(label.split()[0], twin.dataset, twin.model.depth, twin.train.seed)]
+        assert twin.train.selection == "val_loss" and own.train.selection == "val_acc"
+        assert twin.train.replace(selection="val_acc") == own.train and twin.model == own.model
+
+
 def test_folds_restrict_the_graph_runs_only():
     runs = PRESETS["graphs"].specs(datasets=("nci1",), entries=("Fathom (no early stopping)",), folds=(1, 3, 9))
     assert [(label, spec.split) for label, spec in runs] == [("Fathom (no early stopping)", f) for f in (1, 3, 9)]
