@@ -287,9 +287,10 @@ class TrainConfig(Config):
     highest validation accuracy (``val_acc``) or the lowest validation loss (``val_loss``: GCNII's
     published protocol, Chen et al. 2020, whose ``train.py`` keeps the epoch of least validation
     loss and stops after ``patience`` epochs without a lower one). ``patience``: stop when the
-    selection metric has not improved for that many epochs (``None``: train all ``epochs``). ``block_weight_decay``: the L2 penalty of the parameters a
-    model lists in ``message_passing_parameters()`` (GCNII's 0.01 on its convolutions, 5e-4 on
-    the dense layers; Chen et al. 2020); ``None`` applies ``weight_decay`` to every parameter.
+    selection metric has not improved for that many epochs (``None``: train all ``epochs``).
+    ``block_weight_decay``: the L2 penalty of the parameters a model lists in
+    ``message_passing_parameters()`` (GCNII's 0.01 on its convolutions, 5e-4 on the dense layers;
+    Chen et al. 2020); ``None`` applies ``weight_decay`` to every parameter.
     ``partitions``: with ``K > 1``, Cluster-GCN training (Chiang et al. 2019): one step per part of
     a ``partition_method`` partition, on the part's induced subgraph (:mod:`fathom.train.distributed`);
     ``parts_per_step`` parts drawn together per step keep the edges between them.

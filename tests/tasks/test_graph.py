@@ -103,6 +103,9 @@ def test_the_readout_pools_each_graph_and_accuracy_counts_graphs():
     assert scores == {"val_acc": pytest.approx(_expected(task, "val")), "test_acc": pytest.approx(_expected(task, "test")),
                       "val_loss": pytest.approx(_expected_loss(task, "val"))}
     assert scores["test_acc"] == pytest.approx(0.5)  # stratified halves hold each graph kind alike
+    larger = GraphClassification(graphs * 25, fold=0, folds=2)  # five validation graphs: a mean, not a sum
+    assert larger.index["val"].numel() == 5
+    assert larger.evaluate(_NodeScores())["val_loss"] == pytest.approx(_expected_loss(larger, "val"))
     mean = GraphClassification(graphs * 5, fold=0, folds=2, readout="mean")
     torch.testing.assert_close(mean.logits(_NodeScores(), batch)[1], torch.tensor([1 / 3, 4 / 3]))
 
@@ -114,8 +117,8 @@ def _expected(task: GraphClassification, split: str) -> float:
 
 def _expected_loss(task: GraphClassification, split: str) -> float:
     """The mean cross-entropy per graph: -log softmax of the label's logit, -log(1 / (1 + e^(other - own)))."""
-    loss = [math.log(1 + math.exp(other - own)) for own, other in [(2, 1), (4, 1), (0, 5), (0, 2)]] * 5
-    return float(np.mean([loss[i] for i in task.index[split].tolist()]))
+    loss = [math.log(1 + math.exp(other - own)) for own, other in [(2, 1), (4, 1), (0, 5), (0, 2)]]
+    return float(np.mean([loss[i % 4] for i in task.index[split].tolist()]))
 
 
 def test_graphs_without_features_get_their_one_hot_degree():

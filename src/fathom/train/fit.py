@@ -69,7 +69,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, out: str | Path | Non
     (``divergence_kind`` ``non-finite``) or exceeds :data:`DIVERGENCE_FACTOR` times the task's
     chance-level loss, ``ln C`` for C classes (``exploded``; at epoch 1 that is the untrained
     model's loss), and with ``summary["stopped_early"] = True`` once ``config.selection`` (the highest
-    validation accuracy or the lowest validation loss) has not improved for ``config.patience`` epochs. Subnormal floats are flushed to zero while training
+    validation accuracy or the lowest validation loss) has not improved for ``config.patience``
+    epochs. Subnormal floats are flushed to zero while training
     (:func:`~fathom.runtime.subnormals_flushed`). ``run_info`` (the model's configuration, the
     dataset...) is recorded in ``config.json`` beside the training configuration. ``on_epoch(epoch,
     model)`` is called before the first epoch (``epoch=0``) and after each one; ``on_metrics(row)``
