@@ -49,3 +49,11 @@ def test_the_headline_table_is_the_committed_leaderboard():
     assert f"{finished.group(1)} of its {finished.group(2)} runs finished" in headline.group(1)
     passed = re.search(r"(\d+) of (\d+) claim checks pass", (results / "report.md").read_text())
     assert passed and f"{passed.group(1)} of its {passed.group(2)} target checks pass" in headline.group(1)
+
+
+def test_the_stated_metrics_columns_are_the_ones_written():
+    from fathom.train import METRIC_COLUMNS
+
+    stated = re.search(r"`metrics\.csv` \(per epoch:\s*`([^`]*)`", README.read_text())
+    assert stated, "the README no longer says which columns metrics.csv has"
+    assert [c.strip() for c in stated.group(1).split(",")] == METRIC_COLUMNS
