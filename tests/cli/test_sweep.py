@@ -25,6 +25,12 @@ def test_sweep_writes_results_and_resumes(tmp_path):
     assert len(pd.read_csv(tmp_path / "results.csv")) == 4
 
 
+def test_a_sweep_runs_on_the_protocol_features_as_fathom_train_does(tmp_path):
+    result = runner.invoke(app, [*FIXED, "--features", "protocol", "--seeds", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(tmp_path / "results.csv")["features"]) == ["protocol"]
+
+
 def test_grid_file_and_errors(tmp_path):
     grid = tmp_path / "grid.yaml"
     grid.write_text("fixed: {depth: 3}\ngrid: {residual_aggregation: [0, 0.5]}\nseeds: 1\n")

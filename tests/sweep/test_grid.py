@@ -35,6 +35,16 @@ def test_expand_is_the_product_times_seeds_with_stable_distinct_ids():
         (d, i, seed) for d in (4, 16) for i in ("glorot", "gnn_he") for seed in (0, 1, 2)}
 
 
+def test_features_are_fixed_for_a_sweep_or_varied_by_its_grid():
+    fixed = expand("csbm", ModelConfig(), TrainConfig(), {}, [0, 1], features="protocol")
+    assert {s.features for s in fixed} == {"protocol"}
+    varied = expand("csbm", ModelConfig(), TrainConfig(), parse_grid(["features=raw,protocol"]), [0])
+    assert sorted(s.features for s in varied) == ["protocol", "raw"] and len({s.run_id for s in varied}) == 2
+    assert varied[0].run_id == expand("csbm", ModelConfig(), TrainConfig(), {}, [0])[0].run_id  # raw: ids as before
+    with pytest.raises(ConfigError, match="features must be one of"):
+        parse_grid(["features=scaled"])
+
+
 def test_impossible_cells_fail_before_running():
     with pytest.raises(ConfigError, match=r"grid cell \{'init': 'fixup'\}.*residual=plain or fixup"):
         expand("csbm", ModelConfig(residual="none"), TrainConfig(), parse_grid(["init=fixup"]), [0])

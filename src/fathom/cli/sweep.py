@@ -40,6 +40,7 @@ def sweep(
     dataset: opt.Dataset = "csbm",
     data_root: opt.DataRoot = None,
     split: opt.Split = "standard",
+    features: opt.Features = "raw",
     out: opt.Out = None,
     progress: opt.ShowProgress = True,
     *,
@@ -55,6 +56,8 @@ def sweep(
     own defaults and take the grid keys they have.
     """
     fixed: dict[str, Any] = {**model_config, **train_config, "dataset": dataset, "split": split}
+    if features != "raw":  # only then: sweeps recorded before the option resume as they were
+        fixed["features"] = features
     try:
         varied = parse_grid(grid or [])
         if grid_file is not None:
@@ -66,7 +69,8 @@ def sweep(
         model = ModelConfig(**{k: v for k, v in fixed.items() if k in MODEL_FIELDS})
         train = TrainConfig(**{k: v for k, v in fixed.items() if k in TRAIN_FIELDS})
         specs = expand(fixed["dataset"], model, train, varied, list(range(train.seed, train.seed + seeds)),
-                       str(data_root) if data_root else None, parse_split(str(fixed["split"])))
+                       str(data_root) if data_root else None, parse_split(str(fixed["split"])),
+                       features=fixed.get("features", "raw"))
     except ConfigError as error:
         raise typer.BadParameter(str(error)) from error
     device_or_exit(train.device)

@@ -42,9 +42,9 @@ def model_param_fields() -> dict[str, type]:
 
 
 def grid_keys() -> tuple[str, ...]:
-    """What a grid may vary: the dataset, its split, the model factory, any model parameter and
-    any training setting but the seed (seeds are a count)."""
-    return ("dataset", "split", "model", *model_param_fields(), *(f for f in TRAIN_FIELDS if f != "seed"))
+    """What a grid may vary: the dataset, its split, its features, the model factory, any model
+    parameter and any training setting but the seed (seeds are a count)."""
+    return ("dataset", "split", "features", "model", *model_param_fields(), *(f for f in TRAIN_FIELDS if f != "seed"))
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,9 @@ def _typed(key: str, text: str) -> Any:
         return factory(text).name
     if key == "split":
         return parse_split(text)
+    if key == "features":
+        check_choice("features", text, FEATURES)
+        return text
     cls = TrainConfig if key in TRAIN_FIELDS else model_param_fields()[key]
     return parse_overrides(f"{key}={text}", cls)[key]
 
@@ -202,7 +205,7 @@ def load_grid_file(path: str | Path) -> tuple[dict[str, Any], dict[str, list[Any
 
 def expand(dataset: str, model: Any, train: TrainConfig, grid: dict[str, list[Any]], seeds: list[int],
            data_root: str | None = None, split: Split | str = None,
-           models: dict[str, Any] | None = None) -> list[RunSpec]:
+           models: dict[str, Any] | None = None, features: str = "raw") -> list[RunSpec]:
     """Every combination of ``grid`` values applied to the fixed configuration, for every seed.
 
     ``model`` is the fixed parameter object of Fathom's ``deepgnn`` (a ModelConfig); ``models``
@@ -226,6 +229,6 @@ def expand(dataset: str, model: Any, train: TrainConfig, grid: dict[str, list[An
             raise ConfigError(f"grid cell {changes}: {error}") from error
         for seed in seeds:
             spec = RunSpec(changes.get("dataset", dataset), cell_model, cell_train.replace(seed=seed), data_root,
-                           changes.get("split", split), name)
+                           changes.get("split", split), name, changes.get("features", features))
             specs.setdefault(spec.run_id, spec)
     return list(specs.values())
