@@ -57,3 +57,11 @@ def test_the_stated_metrics_columns_are_the_ones_written():
     stated = re.search(r"`metrics\.csv` \(per epoch:\s*`([^`]*)`", README.read_text())
     assert stated, "the README no longer says which columns metrics.csv has"
     assert [c.strip() for c in stated.group(1).split(",")] == METRIC_COLUMNS
+
+
+def test_the_stated_diagnostics_keys_are_the_ones_written():
+    from fathom.diagnostics import LAYER_METRICS
+
+    stated = re.search(r"`diagnostics\.json` \(per-layer lists, means over `--seeds`:\s*(.*?)\)", README.read_text(), re.S)
+    assert stated, "the README no longer says which per-layer lists diagnostics.json has"
+    assert re.findall(r"`(\w+)`", stated.group(1)) == list(LAYER_METRICS)

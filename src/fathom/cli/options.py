@@ -35,7 +35,7 @@ Dataset = Annotated[Literal[tuple(DATASETS)], typer.Option(  # type: ignore[vali
     rich_help_panel=DATA)]
 DataRoot = Annotated[Optional[Path], typer.Option(
     help=f"Folder holding <Name>/raw/ or a folder of families (planetoid/Cora/raw/, amazon/Photo/raw/...); "
-         f"default ${DATA_ENV} or ~/.cache/fathom.", envvar=DATA_ENV, rich_help_panel=DATA)]
+         f"default ${DATA_ENV} or ~/.cache/fathom/datasets.", envvar=DATA_ENV, rich_help_panel=DATA)]
 Split = Annotated[str, typer.Option(
     help="standard (the dataset's own: Planetoid public, geom-gcn split 0, seeded 60/20/20 for Amazon and "
          "Coauthor), random (seeded 60/20/20), or a geom-gcn split number 0-9; on a graph-classification "

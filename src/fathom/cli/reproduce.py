@@ -95,7 +95,7 @@ def park2024(
 
 @reproduce_app.command("xu2021")
 def xu2021(
-    quick: Annotated[bool, typer.Option(help="Depths 1, 2, 4, 8, two seeds, shorter runs: a few minutes on one core.")]
+    quick: Annotated[bool, typer.Option(help="Depths 1, 2, 4, 8, two seeds, shorter runs: over 15 CPU-minutes, resumable.")]
     = False,
     data_root: opt.DataRoot = None,
     out: Annotated[Path, typer.Option(help="Output directory: report.md, figures, results.csv/json.")]
