@@ -75,6 +75,18 @@ def test_patience_counts_epochs_since_the_lowest_validation_loss():
     assert not stale(history, 3, "val_acc")  # its best accuracy, from epoch 2 on, is two epochs old
 
 
+def test_epochs_without_the_metric_neither_select_nor_stop_a_run():
+    """A checkpoint from before the validation loss was recorded resumes with NaN there: those
+    epochs must not hold the best place, or a run still improving would stop."""
+    from fathom.train import stale
+    from fathom.train.fit import summarize
+
+    nan = float("nan")
+    history = _history(val_acc=[0.5] * 8, val_loss=[nan, nan, nan, nan, 0.9, 0.8, 0.7, 0.6])
+    assert not stale(history, 3, "val_loss") and summarize(history, False, selection="val_loss")["best_epoch"] == 8
+    assert stale(history[:5] + _history(val_acc=[0.5] * 3, val_loss=[1.0] * 3), 3, "val_loss")
+
+
 def test_a_run_selected_on_validation_loss_stops_and_reports_where_that_loss_was_lowest():
     data = load_dataset("karate")
     torch.manual_seed(0)

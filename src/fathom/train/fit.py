@@ -252,10 +252,12 @@ def merit(row: dict[str, float], metric: str) -> float:
 
 def stale(history: list[dict[str, float]], patience: int, metric: str = "val_acc") -> bool:
     """True when the best ``metric`` (the highest accuracy, the lowest loss) is more than
-    ``patience`` epochs old."""
+    ``patience`` epochs old. Epochs without the metric (NaN: a checkpoint from before it was
+    recorded) are left out, as :func:`summarize` leaves them out."""
     if math.isnan(history[-1][metric]):  # no validation data: nothing to stop on
         return False
-    best = max(range(len(history)), key=lambda i: (merit(history[i], metric), -i))
+    scored = [i for i, row in enumerate(history) if not math.isnan(row[metric])]
+    best = max(scored, key=lambda i: (merit(history[i], metric), -i))
     return len(history) - 1 - best >= patience
 
 
