@@ -1,4 +1,5 @@
 import importlib.util
+import json
 import re
 
 import pandas as pd
@@ -56,6 +57,20 @@ def test_resuming_into_a_folder_of_another_sweep_is_refused(tmp_path):
     other = runner.invoke(app, [*FIXED, "--grid", "init=glorot,kaiming", "--seeds", "2", "--out", str(tmp_path)],
                           env={"COLUMNS": "300"})
     assert other.exit_code == 2 and "holds another sweep" in other.output and "grid" in other.output
+
+
+def test_a_sweep_recorded_before_a_configuration_field_existed_resumes(tmp_path):
+    """A sweep.json written before TrainConfig had ``selection`` lacks it; at its default the
+    sweep is the same one, at another value it is not."""
+    first = runner.invoke(app, [*ARGS, "--out", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    recorded = json.loads((tmp_path / "sweep.json").read_text())
+    del recorded["fixed"]["selection"]
+    (tmp_path / "sweep.json").write_text(json.dumps(recorded))
+    again = runner.invoke(app, [*ARGS, "--out", str(tmp_path)])
+    assert again.exit_code == 0 and "4 already finished" in again.output, again.output
+    other = runner.invoke(app, [*ARGS, "--selection", "val_loss", "--out", str(tmp_path)], env={"COLUMNS": "300"})
+    assert other.exit_code == 2 and "holds another sweep" in other.output
 
 
 def test_the_ray_executor_without_ray_is_one_line_naming_the_fix(tmp_path, monkeypatch):

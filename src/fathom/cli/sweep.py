@@ -105,6 +105,9 @@ def _check_same_sweep(out: Path, description: dict[str, Any], target_loss: float
     if not path.exists():
         return
     before = json.loads(path.read_text())
+    if isinstance(before.get("fixed"), dict):  # a field added to the configuration since: its default then
+        defaults = json.loads(json.dumps({**ModelConfig().to_dict(), **TrainConfig().to_dict()}, default=str))
+        before["fixed"] = {**defaults, **before["fixed"]}
     now = json.loads(json.dumps({**description, "target_loss": target_loss}, default=str))
     differing = [key for key in SAME_SWEEP_KEYS if key in before and before[key] != now.get(key)]
     if differing:
