@@ -31,6 +31,8 @@ def test_the_gcnii_target_needs_its_accuracy_and_ten_seeds_selected_as_gcniis_pa
     assert not target_claims(pd.DataFrame(below), ["cora"])[0].passed
     unread, = target_claims(pd.DataFrame(_rows("Fathom", "cora", 64, [0.86] * 10)), ["cora"])  # the leaderboard's
     assert not unread.passed and "no run yet" in unread.evidence  # rule alone does not decide it
+    twin_alone, = target_claims(pd.DataFrame(_rows(twin, "cora", 64, [0.86] * 10)), ["cora"])  # --entries: the twin
+    assert twin_alone.passed and "leaderboard" not in twin_alone.evidence
 
 
 def test_the_gcnii_rule_table_reads_both_models_under_both_rules_at_the_twins_depth():
