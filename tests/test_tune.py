@@ -110,6 +110,14 @@ def test_best_json_records_the_chosen_configuration_and_its_provenance(tmp_path)
     assert train["lr"] == result.train["lr"] and params == result.params
     frame = pd.read_csv(tmp_path / "t" / "trials.csv")
     assert list(frame.columns) == ["trial", "state", "val_acc", "lr", "residual_aggregation", "seconds", "reason"]
+    assert best["selection"].startswith("best validation accuracy of a run")
+
+
+def test_best_json_says_a_loss_selected_tuning_scored_the_accuracy_at_the_least_loss(tmp_path):
+    result = tune("deepgnn", "csbm", None, {"lr": [0.01]}, TINY, {**FAST, "selection": "val_loss"}, 1, 0,
+                  tmp_path / "t", progress=False)
+    assert json.loads(result.best_file.read_text())["selection"].startswith(
+        "validation accuracy of a run at its epoch of least validation loss")
 
 
 def test_failed_and_diverged_trials_are_recorded_and_the_study_goes_on(tmp_path, monkeypatch):

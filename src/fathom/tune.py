@@ -7,7 +7,8 @@ A search space maps a key (a field of the model factory's parameter class or of
     {"depth": [16, 32, 64], "lr": {"low": 0.001, "high": 0.05, "log": True}}
 
 Each trial trains once per seed (:func:`fathom.train.fit`) and scores the best validation accuracy
-of the run (its mean over seeds). Trials see a copy of the graph whose test mask is empty and whose
+of the run (its mean over seeds; under ``selection="val_loss"`` the validation accuracy at the epoch
+of least validation loss). Trials see a copy of the graph whose test mask is empty and whose
 test-node labels are overwritten with 0 (:func:`hide_test`), so no code path can select on test
 accuracy. The study lives in ``out/study.db`` (Optuna's RDB storage), so a stopped tuning resumes;
 ``out/trials.csv`` and ``out/best.json`` are rewritten atomically after every trial.
@@ -412,7 +413,9 @@ def _write_results(study: Any, out: Path, description: dict[str, Any], params_cl
         "val_accs": best.user_attrs.get("val_accs"), **description,
         "data_root": str(data_root) if data_root is not None else None,
         "trials": {state: states.count(state) for state in sorted(set(states))},
-        "selection": "best validation accuracy of a run; the test labels were hidden from every trial",
+        "selection": ("validation accuracy of a run at its epoch of least validation loss"
+                      if train["selection"] == "val_loss" else "best validation accuracy of a run")
+                     + "; the test labels were hidden from every trial",
         "env": environment(description["seed"], str(resolve_device(train["device"]))),
     })
     return TuneResult(params, train, best.value, rows, out)
