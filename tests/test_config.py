@@ -34,6 +34,8 @@ def test_branch_scale(residual, beta, depth, expected):
     ("weight_decay", -1.0, "weight_decay must lie in"),
     ("seed", 1.5, "seed must be an integer"),
     ("device", "tpu", "device must be one of auto, cpu, cuda"),
+    ("batch_size", 0, "batch_size must lie in"),
+    ("batch_size", 2.5, "batch_size must be an integer"),
 ])
 def test_train_config_rejects_bad_values(field, value, message):
     with pytest.raises(ConfigError, match=message):

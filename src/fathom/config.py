@@ -28,6 +28,7 @@ DEVICES = ("auto", "cpu", "cuda")
 PARTITION_METHODS = ("metis", "random")  # fathom.data.partition's
 PARTITION_EVALUATIONS = ("auto", "whole", "parts")
 READOUTS = ("sum", "mean")  # graph classification: how each graph's node outputs are pooled
+GRAPH_ONLY = ("readout", "batch_size")  # TrainConfig's settings of the graph task alone
 SELECTIONS = ("val_acc", "val_loss")  # the validation metric that picks a run's epoch
 
 
@@ -304,6 +305,8 @@ class TrainConfig(Config):
     ``readout`` (graph classification only): graph g's logits are ``sum_(v in g) h_v`` (GIN's) or
     ``(1/n_g) sum_(v in g) h_v`` of the model's node outputs ``h_v``. With node outputs of order one,
     the mean keeps the logits of order one at initialisation; the sum grows them with the graph's size.
+    ``batch_size`` (graph classification only): training graphs per optimizer step (Xu et al. 2019
+    tune GIN's among 32 and 128).
     """
 
     epochs: int = option(100, "Training epochs.", low=1)
@@ -330,6 +333,8 @@ class TrainConfig(Config):
     lr_gamma: float = option(0.5, "The step schedule's factor (with lr_step).")
     readout: str = option("sum", "Graph classification: pool each graph's node outputs by their sum (GIN's) or "
                                  "mean.", choices=READOUTS)
+    batch_size: int = option(32, "Graph classification: training graphs per optimizer step (GIN's paper: 32 or "
+                                 "128).", low=1)
     selection: str = option("val_acc", "The epoch a run reports and early stopping follow the highest validation "
                                        "accuracy (val_acc) or the lowest validation loss (val_loss, GCNII's "
                                        "protocol).", choices=SELECTIONS)
@@ -339,6 +344,7 @@ class TrainConfig(Config):
         if self.lr_step is not None:
             check_number("lr_step", self.lr_step, 1, integer=True)
         check_number("lr_gamma", self.lr_gamma, 0.0, 1.0, low_open=True)
+        check_number("batch_size", self.batch_size, 1, integer=True)
         if self.patience is not None:
             check_number("patience", self.patience, 1, integer=True)
         check_number("lr", self.lr, 0.0, low_open=True)
@@ -352,6 +358,12 @@ class TrainConfig(Config):
         check_choice("partition_method", self.partition_method, PARTITION_METHODS)
         check_choice("partition_evaluation", self.partition_evaluation, PARTITION_EVALUATIONS)
         check_choice("selection", self.selection, SELECTIONS)
+
+    def graph_only_changes(self) -> str:
+        """The graph-classification settings changed from their defaults, as ``name=value, ...``
+        (empty when none is): a node-classification run has nothing to apply them to."""
+        return ", ".join(f"{name}={getattr(self, name)}" for name in GRAPH_ONLY
+                         if getattr(self, name) != TrainConfig.__dataclass_fields__[name].default)
 
 
 def parse_overrides(spec: str, cls: type = ModelConfig) -> dict[str, Any]:

@@ -98,5 +98,18 @@ def test_a_readout_keys_a_graph_datasets_run_and_is_refused_on_a_node_dataset():
 
     mean, total = (RunSpec("mutag", ModelConfig(depth=2), TrainConfig(readout=r), split=0) for r in ("mean", "sum"))
     assert mean.run_id != total.run_id
-    with pytest.raises(ConfigError, match="readout=mean: a readout pools graphs; karate is a node-classification"):
+    with pytest.raises(ConfigError, match="readout=mean: graph-classification settings; karate is a node-classification"):
         RunSpec("karate", ModelConfig(depth=2), TrainConfig(readout="mean"))
+
+
+def test_a_batch_size_keys_a_graph_datasets_run_keeps_older_ids_and_is_refused_on_a_node_dataset():
+    from fathom.config import ConfigError, ModelConfig, TrainConfig
+    from fathom.sweep import RunSpec
+
+    large, default, before = (RunSpec("mutag", ModelConfig(depth=2), train, split=0)
+                              for train in (TrainConfig(batch_size=128), TrainConfig(batch_size=32), TrainConfig()))
+    assert large.run_id != default.run_id and default.run_id == before.run_id
+    with pytest.raises(ConfigError, match="batch_size=128: graph-classification settings; karate is a node-classification"):
+        RunSpec("karate", ModelConfig(depth=2), TrainConfig(batch_size=128))
+    with pytest.raises(ConfigError, match="readout=mean, batch_size=8: graph-classification settings"):
+        RunSpec("karate", ModelConfig(depth=2), TrainConfig(readout="mean", batch_size=8))

@@ -9,3 +9,11 @@ def test_a_node_dataset_refuses_a_readout_and_keeps_its_own_task():
     assert isinstance(load_task("karate"), NodeClassification)
     with pytest.raises(ValueError, match="readout='mean' pools graphs; karate is a node-classification dataset"):
         load_task("karate", readout="mean")
+    with pytest.raises(ValueError, match="batch_size=128 counts graphs; karate is a node-classification dataset"):
+        load_task("karate", batch_size=128)
+
+
+def test_a_graph_dataset_batches_as_many_graphs_as_asked(shared_data_root):
+    task = load_task("mutag", shared_data_root, batch_size=8)
+    assert task.batch_size == 8
+    assert load_task("mutag", shared_data_root).batch_size == 32

@@ -44,13 +44,13 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def load_graph_task_or_exit(dataset: str, data_root: Path | None, split: str | int | None = None,
-                            readout: str = "sum"):
+                            readout: str = "sum", batch_size: int = 32):
     """A graph-classification dataset's task on fold ``split`` (default 0), pooling by ``readout``,
-    errors as one line."""
+    ``batch_size`` graphs a step; errors as one line."""
     from ..tasks import load_task
 
     try:
-        return load_task(dataset, data_root, split=split, readout=readout)
+        return load_task(dataset, data_root, split=split, readout=readout, batch_size=batch_size)
     except DatasetError as error:
         raise fail(str(error)) from error
 

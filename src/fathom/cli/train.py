@@ -86,12 +86,13 @@ def train(
             raise fail(f"{'--record-every' if record_every is not None else '--features protocol'} applies to one "
                        f"graph's nodes; {dataset} is a graph-classification dataset")
         data = load_graph_task_or_exit(dataset, data_root, None if split == "standard" else split,
-                                       train_config.readout)
+                                       train_config.readout, train_config.batch_size)
         out = writable_out(out or default_out("train", dataset))
         console.print(data.describe())
     else:
-        if train_config.readout != "sum":
-            raise fail(f"--readout pools graphs; {dataset} is a node-classification dataset")
+        if train_config.graph_only_changes():
+            raise fail(as_flags(f"{train_config.graph_only_changes()}: graph-classification settings; {dataset} is "
+                                "a node-classification dataset"))
         data = load_or_exit(dataset, data_root, train_config.seed, opt.parse_split(split), features)
         try:  # before anything is built, even for the check at initialisation (partitioned: per part, later)
             if train_config.partitions == 1:

@@ -67,8 +67,8 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         check_choice("features", self.features, FEATURES)
-        if self.train.readout != "sum" and get_spec(self.dataset).task != "graph":
-            raise ConfigError(f"readout={self.train.readout}: a readout pools graphs; {self.dataset} is a "
+        if self.train.graph_only_changes() and get_spec(self.dataset).task != "graph":
+            raise ConfigError(f"{self.train.graph_only_changes()}: graph-classification settings; {self.dataset} is a "
                               "node-classification dataset")
         if self.train.partitions > 1:
             raise ConfigError(f"partitions={self.train.partitions}: sweep runs train full-batch on one process; "

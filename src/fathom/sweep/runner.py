@@ -47,7 +47,8 @@ def _task(spec: RunSpec) -> NodeClassification | GraphClassification:
     """The run's task: node classification on its graph and split, or graph classification whose
     test graphs are fold ``spec.split`` (folds fixed across seeds and models)."""
     if DATASETS[spec.dataset].task == "graph":
-        return load_task(spec.dataset, spec.data_root, split=spec.split, readout=spec.train.readout)
+        return load_task(spec.dataset, spec.data_root, split=spec.split, readout=spec.train.readout,
+                         batch_size=spec.train.batch_size)
     return NodeClassification(_graph(spec.dataset, spec.data_root, spec.split, spec.train.seed, spec.features))
 
 
