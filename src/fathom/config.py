@@ -29,6 +29,7 @@ PARTITION_METHODS = ("metis", "random")  # fathom.data.partition's
 PARTITION_EVALUATIONS = ("auto", "whole", "parts")
 READOUTS = ("sum", "mean")  # graph classification: how each graph's node outputs are pooled
 GRAPH_ONLY = ("readout", "batch_size")  # TrainConfig's settings of the graph task alone
+BATCH_SIZE = 32  # graph classification: training graphs per step, GIN's paper's smaller choice (it tunes 32, 128)
 SELECTIONS = ("val_acc", "val_loss")  # the validation metric that picks a run's epoch
 
 
@@ -333,7 +334,7 @@ class TrainConfig(Config):
     lr_gamma: float = option(0.5, "The step schedule's factor (with lr_step).")
     readout: str = option("sum", "Graph classification: pool each graph's node outputs by their sum (GIN's) or "
                                  "mean.", choices=READOUTS)
-    batch_size: int = option(32, "Graph classification: training graphs per optimizer step (GIN's paper: 32 or "
+    batch_size: int = option(BATCH_SIZE, "Graph classification: training graphs per optimizer step (GIN's paper: 32 or "
                                  "128).", low=1)
     selection: str = option("val_acc", "The epoch a run reports and early stopping follow the highest validation "
                                        "accuracy (val_acc) or the lowest validation loss (val_loss, GCNII's "

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..config import ModelConfig, TrainConfig
+from ..config import BATCH_SIZE, ModelConfig, TrainConfig
 from ..data import DatasetError, get_spec, load_dataset
 from ..runtime import UnavailableError, resolve_device
 
@@ -44,7 +44,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def load_graph_task_or_exit(dataset: str, data_root: Path | None, split: str | int | None = None,
-                            readout: str = "sum", batch_size: int = 32):
+                            readout: str = "sum", batch_size: int = BATCH_SIZE):
     """A graph-classification dataset's task on fold ``split`` (default 0), pooling by ``readout``,
     ``batch_size`` graphs a step; errors as one line."""
     from ..tasks import load_task

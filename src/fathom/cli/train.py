@@ -90,8 +90,8 @@ def train(
         out = writable_out(out or default_out("train", dataset))
         console.print(data.describe())
     else:
-        if train_config.graph_only_changes():
-            raise fail(as_flags(f"{train_config.graph_only_changes()}: graph-classification settings; {dataset} is "
+        if graph_only := train_config.graph_only_changes():
+            raise fail(as_flags(f"{graph_only}: graph-classification settings; {dataset} is "
                                 "a node-classification dataset"))
         data = load_or_exit(dataset, data_root, train_config.seed, opt.parse_split(split), features)
         try:  # before anything is built, even for the check at initialisation (partitioned: per part, later)

@@ -67,8 +67,8 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         check_choice("features", self.features, FEATURES)
-        if self.train.graph_only_changes() and get_spec(self.dataset).task != "graph":
-            raise ConfigError(f"{self.train.graph_only_changes()}: graph-classification settings; {self.dataset} is a "
+        if (graph_only := self.train.graph_only_changes()) and get_spec(self.dataset).task != "graph":
+            raise ConfigError(f"{graph_only}: graph-classification settings; {self.dataset} is a "
                               "node-classification dataset")
         if self.train.partitions > 1:
             raise ConfigError(f"partitions={self.train.partitions}: sweep runs train full-batch on one process; "

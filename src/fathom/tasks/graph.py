@@ -37,12 +37,12 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.nn import global_add_pool, global_mean_pool
 from torch_geometric.utils import degree
 
+from ..config import BATCH_SIZE
 from ..data import InvalidGraphError, check_structure
 from .node import accuracy
 
 POOLS = {"sum": global_add_pool, "mean": global_mean_pool}  # one per fathom.config.READOUTS
 DEFAULT_FOLDS = 10
-BATCH_SIZE = 32  # training graphs per step: GIN's paper's smaller choice (it tunes 32 and 128)
 VALIDATION_FRACTION = 0.1  # of the training folds, stratified: the holdout that selects the epoch
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
+from ..config import BATCH_SIZE
 from ..data import SplitError, get_spec, load_dataset
-from .graph import BATCH_SIZE, DEFAULT_FOLDS, GraphClassification
+from .graph import DEFAULT_FOLDS, GraphClassification
 from .node import NodeClassification
 
 FOLD_SEED = 0  # the folds of a graph dataset are the same for every model and training seed
