@@ -64,6 +64,28 @@ def test_restricted_lambda_is_sigma_min_of_bbar_on_the_row_space(make_er):
     assert plain_lambda(model) == 0.0  # width 5 < m_x = 7: B_bar has a null space
 
 
+def test_with_skips_level_zero_caps_both_lambdas_at_one(make_er):
+    """With skips the readout also sees Z_0, whose factor B_bar(1:0) = I contributes sigma_min(V_0)^2 = 1:
+    with weights large enough that every deeper level's value exceeds 1, lambda is exactly 1 with skips
+    and the deepest level's value without."""
+    data, _, _ = tiny_problem(make_er, 3, 2)
+    bases = [row_space_basis(m) for m in propagated_features(data, 2)]
+    torch.manual_seed(0)
+    model = LinearizedGNN(3, 4, 2, 2, skip=True).double()
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.weight.mul_(10.0)
+    first = model.layers[0].weight.detach().numpy()
+    plain = [np.linalg.svd(product, compute_uv=False)[-1] ** 2
+             for product in (first, model.layers[1].weight.detach().numpy() @ first)]
+    assert min(plain) > 1.0
+    assert restricted_lambda(model, bases) == 1.0
+    assert plain_lambda(model) == 1.0
+    model.skip = False
+    assert restricted_lambda(model, bases) > 1.0
+    assert plain_lambda(model) == pytest.approx(plain[-1], rel=1e-10)
+
+
 def test_restricted_lambda_is_at_least_the_plain_one(make_er):
     data, _, _ = tiny_problem(make_er, 3, 2)
     bases = [row_space_basis(m) for m in propagated_features(data, 2)]

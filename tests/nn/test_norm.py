@@ -114,8 +114,8 @@ def test_bound_weight_needs_a_weight():
 
 def layer_block(aggregation, seed=0, width=8, beta=None):
     torch.manual_seed(seed)
-    config = ModelConfig(depth=4, width=width, aggregation=aggregation, residual="plain", norm="layer",
-                         **({} if beta is None else {"residual": "fixup", "beta": beta}))
+    residual = {"residual": "plain"} if beta is None else {"residual": "fixup", "beta": beta}
+    config = ModelConfig(depth=4, width=width, aggregation=aggregation, norm="layer", **residual)
     return DeepGNNBlock(config).double()
 
 
@@ -143,14 +143,16 @@ def test_layer_bound_makes_the_block_1_lipschitz_along_its_worst_direction(aggre
 
 @pytest.mark.parametrize("aggregation", ["gcn", "sum"])
 @pytest.mark.parametrize("scale", [0.3, 5.0])
-def test_layer_bound_is_tight(aggregation, scale):
+@pytest.mark.parametrize("beta", [None, 0.25])  # None: the plain residual, beta = 1
+def test_layer_bound_is_tight(aggregation, scale, beta):
     """Where the bound is reached the block stretches by exactly 1, from both sides. With ReLU active
     everywhere (x > 0) the Jacobian is dZ -> (dZ + beta A_a dZ W^T) / (1 + beta ||A_a|| ||W||); with a
     symmetric positive semi-definite W and a symmetric A_a (gcn, sum), a v w^T (a: the Perron vector,
     w: W's top eigenvector) is stretched by exactly (1 + beta lambda_1 s) / (1 + beta ||A_a|| s) = 1.
     A wrong denominator misses 1 on one side: ||W||^2 for ||W|| undershoots at s = 5 and overshoots
-    at s = 0.3; dropping ||A_a|| (> 1 for sum) overshoots."""
-    block, operator = layer_block(aggregation), layer_operator(aggregation)
+    at s = 0.3; dropping ||A_a|| (> 1 for sum) overshoots; dropping beta < 1 from the denominator
+    undershoots."""
+    block, operator = layer_block(aggregation, beta=beta), layer_operator(aggregation)
     assert operator.is_symmetric
     basis = torch.linalg.qr(torch.randn(8, 8, generator=torch.Generator().manual_seed(3), dtype=torch.float64))[0]
     spectrum = scale * torch.tensor([1.0, 0.7, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0], dtype=torch.float64)
