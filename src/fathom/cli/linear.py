@@ -34,7 +34,7 @@ def linear(
     For M_H = (S^H X)[train] (no skips) and G_H = [M_0, ..., M_H] (multiscale skips), with the
     training nodes' one-hot labels and the raw features: Theorem 1 of Xu et al. (2021) bounds
     L(T) - L* <= (L(0) - L*) exp(-4 lambda_T sigma_min^2 T); the rate column is 4 sigma_min^2, per
-    unit of lambda_T * T. With --out, writes linear.json and linear.png there.
+    unit of lambda_T * T. With --out, writes linear.json, linear.png and env.json there.
     """
     data = load_or_exit(dataset, data_root, seed)
     if out is not None:

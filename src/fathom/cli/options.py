@@ -44,7 +44,7 @@ Features = Annotated[Literal["raw", "protocol"], typer.Option(
     help="raw features as stored, or protocol: row-normalised where the dataset's standard protocol does it "
          "(Planetoid and the geom-gcn sets; `fathom datasets` shows which).", rich_help_panel=DATA)]
 Out = Annotated[Optional[Path], typer.Option(
-    help="Run directory (default: runs/<command>-<dataset>-<time>).", rich_help_panel=TRAINING)]
+    help="Run directory (default: runs/<command>-<dataset>-<time>-<8 hex digits>).", rich_help_panel=TRAINING)]
 ShowProgress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")]
 
 
