@@ -254,6 +254,10 @@ def test_the_budget_claim_adds_the_unfinished_runs_at_their_median_and_cannot_pa
     assert not slow.passed  # (1 + 120 + 2 x 60.5 min) / 2 workers > 2 h
     unknown = budget_claim(_progress(planned("cora", 2) + planned("texas", 3), pd.DataFrame(finished("cora", [60.0]))))
     assert not unknown.passed and "leaving out 3 runs of entries with no finished run" in unknown.evidence
+    done = budget_claim(_progress(planned("cora", 3), pd.DataFrame(finished("cora", [3600.0 * BUDGET_HOURS] * 3))),
+                        workers=2)  # 3 x 2 h of training on 2 workers: 3 h
+    assert not done.passed and "360 min of training, every planned run finished: 3.0 h of wall" in done.evidence
+    assert "unfinished" not in done.evidence
 
 
 def test_an_unfinished_run_is_priced_at_its_depths_median_where_a_run_of_that_depth_finished():

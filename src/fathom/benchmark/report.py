@@ -460,8 +460,12 @@ def budget_claim(progress: pd.DataFrame, workers: int = BUDGET_WORKERS) -> Claim
     known = progress["left min (est.)"].sum(skipna=True)
     unknown = int((progress["planned"] - progress["finished"])[progress["left min (est.)"].isna()].sum())
     hours = (spent + known) / workers / 60
-    return Claim(f"the whole preset fits {BUDGET_HOURS:g} h of wall on {workers} workers",
-                 not unknown and hours <= BUDGET_HOURS,
+    left = int((progress["planned"] - progress["finished"]).sum())
+    claim = f"the whole preset fits {BUDGET_HOURS:g} h of wall on {workers} workers"
+    if not left:
+        return Claim(claim, hours <= BUDGET_HOURS, f"{spent:.0f} min of training, every planned run finished: "
+                     f"{hours:.1f} h of wall on {workers} workers")
+    return Claim(claim, not unknown and hours <= BUDGET_HOURS,
                  f"{spent:.0f} min of training done and about {known:.0f} min more for the unfinished runs at their "
                  f"entry's median on the dataset (at their depth where one finished): about {hours:.1f} h of wall "
                  f"on {workers} workers"
