@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,6 +14,16 @@ def test_ratio_separates_collapse_from_vanishing():
     small_but_diverse = 1e-9 * torch.randn(10, 4, generator=generator)
     assert grad_norm(small_but_diverse) < 1e-7 and grad_mu_ratio(small_but_diverse) > 0.5
     assert grad_mu_ratio(torch.zeros(3, 2)) == 0.0
+
+
+def test_grad_norm_and_mu_ratio_against_hand_and_numpy_values():
+    assert grad_norm(torch.tensor([[3.0, 4.0]])) == pytest.approx(5.0)
+    # centred [[1, 0], [-1, 0]]: mu = sqrt(2), ||G|| = 2
+    assert grad_mu_ratio(torch.tensor([[2.0, 0.0], [0.0, 0.0]])) == pytest.approx(1 / math.sqrt(2))
+    gradient = torch.randn(12, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    array = gradient.numpy()
+    assert grad_norm(gradient) == pytest.approx(np.linalg.norm(array))
+    assert grad_mu_ratio(gradient) == pytest.approx(np.linalg.norm(array - array.mean(0)) / np.linalg.norm(array))
 
 
 def test_expansion_ratio():

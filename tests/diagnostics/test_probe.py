@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 from torch_geometric.nn.models import GCN
+from torch_geometric.utils import degree
 
 from fathom import DeepGNN, ModelConfig
 from fathom.data import InvalidGraphError
@@ -59,6 +60,23 @@ def test_probe_of_pyg_gcn_equals_measure_of_the_same_deepgnn(data, a):
     for name in LAYER_METRICS:
         assert result.metrics[name] == pytest.approx(expected[name], rel=1e-4, abs=1e-9), name
     assert len(set(result.metrics["mu"])) == DEPTH  # a real per-layer profile, not one number repeated
+
+
+def test_probe_dominant_measures_mu_against_the_gcn_operators_d_half_one(data):
+    """mu with dominant=True, against ||X - v v^T X||_F by hand, v = D^1/2 1 / ||D^1/2 1|| with
+    D the degree counted with the self-loop; the default measures against the constant vector."""
+    torch.manual_seed(1)
+    model = GCN(8, WIDTH, 2, CLASSES)
+    captured = []
+    model.convs[0].register_forward_hook(lambda module, inputs, out: captured.append(out.detach().double()))
+    dominant = probe(model, data, dominant=True).metrics["mu"][0]
+    constant = probe(model, data).metrics["mu"][0]
+    x = captured[0]
+    v = (degree(data.edge_index[0], NODES, dtype=torch.float64) + 1).sqrt().reshape(-1, 1)
+    v = v / v.norm()
+    assert dominant == pytest.approx(float((x - v @ (v.t() @ x)).norm()), rel=1e-9)
+    assert constant == pytest.approx(float((x - x.mean(0)).norm()), rel=1e-9)
+    assert abs(dominant - constant) > 1e-3 * constant  # the two directions differ on this graph
 
 
 def test_probe_over_seeds_with_a_factory_and_named_modules(data):

@@ -17,6 +17,7 @@ def test_epochs_to_target():
 def test_auc_is_the_mean_loss_and_undefined_for_truncated_runs():
     assert math.isclose(loss_auc(HISTORY, 60), sum(2.0 / e for e in range(1, 61)) / 60)
     assert math.isnan(loss_auc(HISTORY[:30], 60))
+    assert math.isclose(loss_auc(HISTORY, 10), sum(2.0 / e for e in range(1, 11)) / 10)  # the first 10 epochs only
 
 
 def test_early_measures_keys():
