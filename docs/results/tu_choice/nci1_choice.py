@@ -29,6 +29,7 @@ CANDIDATES = {  # label: (changes from FIRST, trained with early stopping)
     "width 32 (GIN's grid: 16 or 32 on these sets)": ({"width": 32}, True),
     "batch size 128 at width 32 (GIN's grid: 32 or 128)": ({"width": 32, "batch_size": 128}, True),
     "32 blocks at width 32": ({"depth": 32, "width": 32}, True),
+    "width 16 (GIN's grid's other width)": ({"width": 16}, True),
 }
 
 
