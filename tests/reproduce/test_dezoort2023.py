@@ -77,6 +77,31 @@ def test_the_full_combination_must_beat_every_pair_and_single_fix():
     assert "beaten by glorot + fixup (9.4 vs 10.0; faster in 2, tied in 3 of 5 seeds)" in claims[2].evidence
 
 
+def test_claims_with_nothing_to_compare_fail():
+    """(1)/(1b) need failing glorot runs and gnn_he runs beside them; (2) needs the full combination's runs."""
+    results = synthetic_results([10] * 5, [40] * 5)
+    glorot = results["init"] == "glorot"
+    healthy = results.copy()
+    healthy.loc[glorot, ["loss_at_50", "status", "loss_auc"]] = [0.3, "ok", 0.5]
+    claims = check_claims(healthy, PROTOCOL)
+    assert claims[0].passed is False and "(vacuous: glorot never failed)" in claims[0].evidence
+    assert claims[1].passed is False and "(vacuous: glorot never diverged)" in claims[1].evidence
+    alone = check_claims(results[glorot], PROTOCOL)  # no gnn_he run anywhere
+    assert alone[0].passed is False and "failed in 0 of 0 runs" in alone[0].evidence
+    assert "(vacuous: no gnn_he runs in those cells)" in alone[0].evidence and alone[1].passed is False
+    full = (results["init"] == "gnn_he") & (results["residual_aggregation"] == 0.5) & (results["residual"] == "fixup")
+    missing = check_claims(results[~(full & (results["depth"] == 32))], PROTOCOL)
+    assert missing[2].passed is False and "no runs of gnn_he + a=0.5 + fixup in this cell" in missing[2].evidence
+
+
+def test_the_failure_rule_is_90_percent_of_ln_classes():
+    """ln 4 = 1.386: a loss of 1.2 at epoch 50 is under 0.9 ln 4 = 1.248, 1.3 is over it."""
+    claims = check_claims(synthetic_results([10] * 5, [40] * 5, gnn_he_loss_at_50=1.2), PROTOCOL)
+    assert claims[0].passed is True
+    claims = check_claims(synthetic_results([10] * 5, [40] * 5, gnn_he_loss_at_50=1.3), PROTOCOL)
+    assert claims[0].passed is False
+
+
 def test_ranking_orders_by_mean_then_by_seeds_that_reached_the_target_and_ties_share_a_rank():
     nan = float("nan")
     other = {"gnn_he + fixup": [10] * 5, "glorot + fixup": [5, nan, 5, 5, 5],
