@@ -64,6 +64,30 @@ def test_a_residual_model_that_does_not_expand_fails_claim_2():
     assert [c.passed for c in claims if c.statement.startswith("(2)")] == [False, False]
 
 
+def test_claim_2_needs_ten_times_the_shallowest_expansion_not_just_above_ten():
+    rows, initial, profiles = synthetic()
+    residual = initial["model"].map(variant_of) == "residual"
+    initial.loc[residual & (initial["depth"] == 2), "expansion"] = 5.0
+    initial.loc[residual & (initial["depth"] == 128), "expansion"] = 20.0  # above 10, but only 4 x depth 2's
+    claims = check_claims(rows, initial, profiles, PROTOCOL)
+    assert [c.passed for c in claims if c.statement.startswith("(2)")] == [False, False]
+
+
+def test_claim_1_needs_the_accuracy_drop_as_well_as_the_collapse():
+    rows, initial, profiles = synthetic()
+    rows.loc[rows["model"].map(variant_of) == "vanilla", "test_acc_at_best_val"] = 0.9  # no drop at depth 128
+    claims = check_claims(rows, initial, profiles, PROTOCOL)
+    assert [c.passed for c in claims[:2]] == [False, False]
+    assert "gradient oversmoothing: the ratio collapses" in claims[0].evidence and "csbm 0.0 points" in claims[0].evidence
+
+
+def test_a_bounded_model_whose_loss_never_fell_did_not_train():
+    rows, initial, profiles = synthetic()
+    rows.loc[rows["model"].isin(BOUNDED_MODELS) & (rows["depth"] == 128), "final_train_loss"] = 1.2  # above 1.1
+    bounded = [c for c in check_claims(rows, initial, profiles, PROTOCOL) if c.statement.startswith("(3)")]
+    assert not any(c.passed for c in bounded) and all("did not train" in c.evidence for c in bounded)
+
+
 @pytest.mark.parametrize("heights", [
     {"ReLU": 1e-5, "GELU": 1e-30, "LeakyReLU(0.8)": 1e-10},  # ReLU above LeakyReLU
     {"ReLU": 0.0, "GELU": 1e-30, "LeakyReLU(0.8)": 1e-5},  # ReLU underflowed below GELU
