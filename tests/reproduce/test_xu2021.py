@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from fathom.reproduce.xu2021 import Protocol, check_claims, orderings, run
+from fathom.reproduce.xu2021.claims import _assumption_claims
 
 TINY = Protocol(datasets=("karate",), depths=(1, 2), deep_depths=(3,), seeds=(0, 1), linear_width=16, linear_steps=40,
                 lambda_every=5, relu_width=8, relu_depths=(1, 2), relu_steps=20, probe_steps=10, gin_depths=(1,),
@@ -134,3 +135,33 @@ def test_a_rerun_loads_finished_runs_instead_of_training_them(tiny_run, monkeypa
     run(out, protocol=TINY, progress=False)
     assert [c["passed"] for c in json.loads((out / "results.json").read_text())["claims"]] == claims
     assert sorted(path.name for path in (out / "runs").glob("*.npz")) == saved
+
+
+def _quantities(sigma_mins, degenerate=None) -> pd.DataFrame:
+    """Theorem 1's graph quantities without skips at depths 1, 2, ... (and one row with skips)."""
+    degenerate = degenerate or [False] * len(sigma_mins)
+    rows = [{"dataset": "karate", "skip": False, "depth": h, "sigma_min": value, "sigma_min_nonzero": value,
+             "degenerate": flag, "rank": 3, "train_nodes": 4}
+            for h, (value, flag) in enumerate(zip(sigma_mins, degenerate), start=1)]
+    rows.append({"dataset": "karate", "skip": True, "depth": 1, "sigma_min": 0.5, "sigma_min_nonzero": 0.5,
+                 "degenerate": False, "rank": 4, "train_nodes": 4})
+    return pd.DataFrame(rows)
+
+
+def _linear(lambdas) -> pd.DataFrame:
+    return pd.DataFrame([{"skip": skip, "lambda_T": value, "lambda_T_plain": 0.0}
+                         for skip, value in zip([False, True] * len(lambdas), lambdas)])
+
+
+@pytest.mark.parametrize("sigma_mins,decays", [
+    ([0.3, 0.2, 0.1], True), ([0.1, 0.2, 0.3], False), ([0.3, 0.3, 0.1], False), ([0.3], False)])
+def test_the_decay_check_needs_a_strict_fall_at_every_depth(sigma_mins, decays):
+    claims = _assumption_claims(_quantities(sigma_mins), _linear([0.1, 0.2]), TINY)
+    assert claims[2].statement.startswith("(6c)") and claims[2].passed is decays
+    assert claims[0].passed is True and claims[1].passed is True
+
+
+def test_a_degenerate_design_matrix_or_a_zero_lambda_fails_the_assumption_checks():
+    claims = _assumption_claims(_quantities([0.3, 1e-17], degenerate=[False, True]), _linear([0.1, 0.0]), TINY)
+    assert claims[0].passed is False and "karate at H=2" in claims[0].evidence
+    assert claims[1].passed is False

@@ -227,7 +227,7 @@ def _assumption_claims(quantities: pd.DataFrame, linear: pd.DataFrame, p: Protoc
     decays, parts = True, []
     for dataset, group in plain.sort_values("depth").groupby("dataset"):
         values = np.where(group["degenerate"], group["sigma_min_nonzero"], group["sigma_min"])
-        falling = bool(np.all(np.diff(values) < 0))
+        falling = len(values) > 1 and bool(np.all(np.diff(values) < 0))  # one depth shows no decay
         decays &= falling
         label = "smallest non-zero singular value" if group["degenerate"].any() else "sigma_min"
         parts.append(f"{dataset} ({label}): " + ", ".join(
