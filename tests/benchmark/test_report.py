@@ -79,6 +79,17 @@ def test_the_rival_check_states_the_gap_and_its_standard_error_over_seeds():
     assert claim.passed and claim.evidence.endswith("+5.37 points")  # one seed: no spread to state
 
 
+def test_the_rival_is_the_best_of_the_three_whichever_is_listed_first():
+    """Fathom 80 against GCNII 85 and APPNP 75 (APPNP at its published depth, 10): the check reads GCNII."""
+    frame = pd.DataFrame(_rows("Fathom", "cs", 64, [0.80] * 3) + _rows("GCNII", "cs", 64, [0.85] * 3)
+                         + _rows("APPNP", "cs", 10, [0.75] * 3) + _rows("JKNet", "cs", 6, [0.70] * 3))
+    claim, = target_claims(frame, ["cs"])
+    assert not claim.passed and "vs GCNII 85.00 % (L=64): -5.00 points" in claim.evidence
+    ahead = frame.assign(test_acc_at_best_val=frame["test_acc_at_best_val"].where(frame["entry"] != "Fathom", 0.86))
+    claim, = target_claims(ahead, ["cs"])
+    assert claim.passed and "vs GCNII 85.00 % (L=64): +1.00 points" in claim.evidence
+
+
 def test_the_paired_gap_pairs_runs_by_seed_and_split_and_skips_runs_one_model_lacks():
     """Ten splits at seed 0, where one split is hard for both: pairing by split cancels it (a pairing by
     seed alone would match every run with every other); GCNII's extra split 9 has no partner."""
