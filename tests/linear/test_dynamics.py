@@ -146,6 +146,15 @@ def test_bound_formula_uses_the_running_minimum_of_lambda():
     assert violation > 0  # this made-up loss falls more slowly than the bound says it must
 
 
+def test_a_run_that_starts_at_or_below_the_optimal_loss_is_not_a_silent_pass():
+    at_optimum = Trajectory(lr=0.1, loss=[1.0, 1.0, 1.0], lambda_steps=[0], lambda_restricted=[0.5], lambda_plain=[0.0])
+    assert bound_violation(at_optimum, 1.0, 2.0) == 0.0
+    rises = Trajectory(lr=0.1, loss=[1.0, 1.5, 1.2], lambda_steps=[0], lambda_restricted=[0.5], lambda_plain=[0.0])
+    assert bound_violation(rises, 1.0, 2.0) == math.inf
+    below = Trajectory(lr=0.1, loss=[0.8, 0.7, 0.6], lambda_steps=[0], lambda_restricted=[0.5], lambda_plain=[0.0])
+    assert bound_violation(below, 1.0, 2.0) == math.inf  # L(0) < L*: the optimal loss is wrong
+
+
 def test_bad_arguments_are_rejected(make_er):
     data, index, targets = tiny_problem(make_er, 4, 3)
     problem = LinearProblem.build(propagated_features(data, 2), 2, False)

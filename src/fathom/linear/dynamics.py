@@ -307,7 +307,13 @@ def theorem1_bound(trajectory: Trajectory, optimal_loss: float, sigma_min: float
 
 def bound_violation(trajectory: Trajectory, optimal_loss: float, sigma_min: float,
                     restricted: bool = True) -> float:
-    """``max_t (L(t) - L* - bound_t) / (L(0) - L*)``: ``<= 0`` when the bound holds at every step."""
+    """``max_t (L(t) - L* - bound_t) / (L(0) - L*)``: ``<= 0`` when the bound holds at every step.
+
+    A run that starts at ``L*`` (to rounding) holds only if it stays there; a loss below ``L*``
+    beyond rounding means ``L*`` is wrong. Either failure is ``inf``, never a silent 0."""
     gap = np.asarray(trajectory.loss) - optimal_loss
     bound = theorem1_bound(trajectory, optimal_loss, sigma_min, restricted)
-    return float(np.max(gap - bound) / gap[0]) if gap[0] > 0 else 0.0
+    rounding = 1e-9 * max(1.0, abs(optimal_loss))
+    if gap[0] > rounding:
+        return float(np.max(gap - bound) / gap[0])
+    return 0.0 if np.all(np.abs(gap) <= rounding) else math.inf
