@@ -232,5 +232,5 @@ def test_a_graph_run_pools_by_its_readout(monkeypatch):
 
     asked = {}
     monkeypatch.setattr(runner, "load_task", lambda *args, **kwargs: asked.update(kwargs))
-    runner._task(RunSpec("proteins", SMALL, TrainConfig(readout="mean", batch_size=128), split=3))
+    runner.task_of(RunSpec("proteins", SMALL, TrainConfig(readout="mean", batch_size=128), split=3))
     assert asked == {"split": 3, "readout": "mean", "batch_size": 128}

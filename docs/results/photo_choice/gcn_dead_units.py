@@ -15,7 +15,7 @@ from torch_geometric.transforms import NormalizeFeatures
 from fathom.benchmark.suite import preset
 from fathom.models import build_model
 from fathom.runtime import seed_everything
-from fathom.sweep.runner import _task
+from fathom.sweep.runner import task_of
 from fathom.tasks import NodeClassification
 from fathom.train import fit
 
@@ -26,7 +26,7 @@ parser.add_argument("--data-root", default="../shared/datasets")
 args = parser.parse_args()
 
 (_, spec), = [run for run in preset("full").specs(args.data_root, ("photo",), ("GCN",)) if run[1].train.seed == args.seed]
-task = _task(spec)
+task = task_of(spec)
 if args.normalise:
     task = NodeClassification(NormalizeFeatures()(task.data.clone()))
 seed_everything(spec.train.seed)

@@ -43,7 +43,7 @@ def _graph(dataset: str, data_root: str | None, split: Split, seed: int, feature
     return data
 
 
-def _task(spec: RunSpec) -> NodeClassification | GraphClassification:
+def task_of(spec: RunSpec) -> NodeClassification | GraphClassification:
     """The run's task: node classification on its graph and split, or graph classification whose
     test graphs are fold ``spec.split`` (folds fixed across seeds and models)."""
     if DATASETS[spec.dataset].task == "graph":
@@ -64,7 +64,7 @@ def run_one(spec: RunSpec, out: str, target_loss: float) -> dict[str, Any]:
     run_dir = Path(out) / "runs" / spec.run_id
     checkpoint = run_dir / CHECKPOINT_FILE
     try:
-        task = _task(spec)
+        task = task_of(spec)
         seed_everything(spec.train.seed)
         model = build_model(spec.factory, spec.model, task.model_graph, task.num_classes)
         result = fit(model, task, spec.train, run_dir, progress=False, checkpoint_every=CHECKPOINT_EVERY,
