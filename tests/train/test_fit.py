@@ -73,6 +73,9 @@ def test_patience_counts_epochs_since_the_lowest_validation_loss():
     history = _history(val_acc=[0.5, 0.9, 0.9, 0.9], val_loss=[0.5, 0.6, 0.7, 0.8])  # accuracy peaks, loss rises
     assert stale(history, 3, "val_loss") and not stale(history, 4, "val_loss")
     assert not stale(history, 3, "val_acc")  # its best accuracy, from epoch 2 on, is two epochs old
+    # a tie keeps the first best epoch, as the selection does: a plateau counts as no improvement
+    assert stale(history, 2, "val_acc")
+    assert stale(_history(val_acc=[0.5] * 4, val_loss=[1.0, 0.5, 0.5, 0.5]), 2, "val_loss")
 
 
 def test_epochs_without_the_metric_neither_select_nor_stop_a_run():

@@ -251,9 +251,10 @@ def merit(row: dict[str, float], metric: str) -> float:
 
 
 def stale(history: list[dict[str, float]], patience: int, metric: str = "val_acc") -> bool:
-    """True when the best ``metric`` (the highest accuracy, the lowest loss) is more than
-    ``patience`` epochs old. Epochs without the metric (NaN: a checkpoint from before it was
-    recorded) are left out, as :func:`summarize` leaves them out."""
+    """True when the first epoch with the best ``metric`` (the highest accuracy, the lowest loss)
+    lies ``patience`` or more epochs before the last: a tie is no improvement. Epochs without the
+    metric (NaN: a checkpoint from before it was recorded) are left out, as :func:`summarize`
+    leaves them out."""
     if math.isnan(history[-1][metric]):  # no validation data: nothing to stop on
         return False
     scored = [i for i, row in enumerate(history) if not math.isnan(row[metric])]
