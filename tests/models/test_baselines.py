@@ -89,6 +89,42 @@ def test_gcnii_published_citeseer_settings_split_into_params_and_training():
     assert full["depth"] == 8 and full["alpha"] == 0.2 and full_training["block_weight_decay"] is None
 
 
+def _gcn_dense(data) -> torch.Tensor:
+    """D^-1/2 (A + I) D^-1/2, the degree counted with the self-loop."""
+    adjacency = torch.zeros(data.num_nodes, data.num_nodes, dtype=torch.float64)
+    adjacency[data.edge_index[0], data.edge_index[1]] = 1.0
+    adjacency += torch.eye(data.num_nodes, dtype=torch.float64)
+    scale = adjacency.sum(1).rsqrt()
+    return scale[:, None] * adjacency * scale[None, :]
+
+
+def test_gcnii_against_a_dense_reference_with_its_alpha_and_theta(data):
+    """x_l = relu([(1 - alpha) A x_(l-1) + alpha x_0] ((1 - beta_l) I + beta_l W_l)), beta_l = ln(theta/l + 1)."""
+    import math
+
+    torch.manual_seed(0)
+    model = build_model("gcnii", {"depth": 3, "width": 8, "theta": 1.5, "alpha": 0.3, "dropout": 0.0}, data, C).double()
+    operator, x = _gcn_dense(data), data.x.double()
+    x_0 = h = torch.relu(model.encoder(x))
+    for layer, conv in enumerate(model.convs, start=1):
+        beta = math.log(1.5 / layer + 1)
+        mixed = 0.7 * operator @ h + 0.3 * x_0
+        h = torch.relu((1 - beta) * mixed + beta * mixed @ conv.weight1)
+    expected = model.head(h)
+    torch.testing.assert_close(model.eval()(x, data.edge_index), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_appnp_against_a_dense_reference_with_its_alpha(data):
+    """Z_0 = H = MLP(X), Z_(k+1) = (1 - alpha) A Z_k + alpha H for K steps (alpha 0.2: 1 - alpha differs)."""
+    torch.manual_seed(0)
+    model = build_model("appnp", {"width": 8, "depth": 10, "alpha": 0.2, "dropout": 0.0}, data, C).double()
+    operator, x = _gcn_dense(data), data.x.double()
+    h = z = model.lin2(torch.relu(model.lin1(x)))
+    for _ in range(10):
+        z = 0.8 * operator @ z + 0.2 * h
+    torch.testing.assert_close(model.eval()(x, data.edge_index), z, rtol=1e-9, atol=1e-9)
+
+
 def test_dropedge_drops_edges_in_training_mode_only(data):
     model = build_model("gcn_dropedge", {"drop_edge": 0.5}, data, C)
     seen = []  # the number of entries of the operator the first convolution gets (a sparse adj_t)

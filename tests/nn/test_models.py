@@ -413,8 +413,9 @@ PARK_BLOCKS = {"activation": "gelu", "activation_position": "post", "io": "park"
 
 
 @pytest.mark.parametrize("changes", [{"norm": "none"}, {"norm": "weight"}, PARK_BLOCKS,
-                                     {**PARK_BLOCKS, "conv": "gat", "heads": 2}],
-                         ids=["none", "weight", "park-post-gelu", "park-gat"])
+                                     {**PARK_BLOCKS, "conv": "gat", "heads": 2},
+                                     {"initial_residual": 0.1, "identity_mapping": 0.5}],
+                         ids=["none", "weight", "park-post-gelu", "park-gat", "gcnii"])
 def test_checkpointing_gives_the_plain_models_gradients(make_er, changes):
     edge_index, x = make_er(60, 0.1, seed=1), _features(60, 8, dtype=torch.float32)
     config = ModelConfig(depth=10, width=16, residual="plain", **changes)
