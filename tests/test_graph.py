@@ -557,3 +557,11 @@ def test_unit_scaling_is_exact_and_quick_on_a_block_whose_leading_eigenvalues_ne
     reference = AggregationOperator(edge_index, n, "sum", 0.0, dtype=torch.float64).to_dense().numpy()
     root = float(np.linalg.eigvalsh(reference).max())
     np.testing.assert_allclose(scaled, reference / root, rtol=1e-9)
+
+
+@pytest.mark.parametrize("kind,dense", [("sum", [[1.0, 0.0], [1.0, 1.0]]), ("mean", [[1.0, 0.0], [0.5, 0.5]])])
+def test_spectral_norm_of_a_directed_operator_is_its_largest_singular_value_not_its_perron_root(kind, dense):
+    """One edge 0 -> 1 with self-loops: lambda_1 = 1, but ||A||_2 = (1 + sqrt 5)/2 (sum) or 1.144 (mean)."""
+    operator = AggregationOperator(torch.tensor([[0], [1]]), 2, kind)
+    assert operator.perron_root() == pytest.approx(1.0)
+    assert operator.spectral_norm() == pytest.approx(np.linalg.norm(np.array(dense), 2), rel=1e-6)

@@ -95,3 +95,11 @@ def test_impossible_split_requests_name_the_dataset_and_the_fix(load_shared):
         load_shared("mutag", split="random")
     with pytest.raises(ValueError):  # a SplitError is a ValueError for callers that catch those
         load_dataset("karate", split=0)
+
+
+def test_random_split_sizes_follow_each_fraction_and_may_leave_nodes_out():
+    """Unequal validation and test fractions that sum to under 1: 50 / 10 / 30 of 100, 10 in none."""
+    train, val, test = random_split_masks(torch.zeros(100, dtype=torch.long), (0.5, 0.1, 0.3), seed=0)
+    assert [int(m.sum()) for m in (train, val, test)] == [50, 10, 30]
+    assert not (train & val).any() and not (train & test).any() and not (val & test).any()
+    assert int((~(train | val | test)).sum()) == 10
