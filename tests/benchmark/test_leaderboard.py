@@ -26,6 +26,9 @@ def test_the_depth_shown_is_chosen_on_validation_and_failed_runs_are_ignored():
     shallow_wins = pd.DataFrame(_rows("C", "cora", 2, [0.9], [0.5]) + _rows("C", "cora", 64, [0.8], [0.9]))
     chosen = summary(shallow_wins).iloc[0]
     assert chosen["depth"] == 2 and chosen["mean"] == 50.0  # validation decides, never test or depth
+    tie = pd.DataFrame(_rows("C", "cora", 64, [0.8], [0.9]) + _rows("C", "cora", 2, [0.8], [0.5]))
+    chosen = summary(tie).iloc[0]
+    assert chosen["depth"] == 2 and chosen["mean"] == 50.0  # a validation tie goes to the shallower depth
     table = summary(FRAME).set_index(["entry", "dataset"])
     assert table.loc[("A", "cora"), "depth"] == 64
     assert table.loc[("A", "cora"), "mean"] == 82.0

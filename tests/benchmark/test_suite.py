@@ -71,11 +71,13 @@ def test_an_entry_carrying_another_datasets_choice_gets_its_changes_under_its_ow
     path.write_text('{"default": {"params": {"depth": 64, "dropout": 0.6}, "train": {"lr": 0.01}},'
                     ' "photo": {"params": {"dropout": 0.5}, "train": {"weight_decay": 1e-4}},'
                     ' "cs": {"carried_from": "photo", "how": "carried"},'
-                    ' "physics": {"carried_from": "photo", "params": {"depth": 32}},'
+                    ' "physics": {"carried_from": "photo", "params": {"depth": 32, "dropout": 0.3},'
+                    ' "train": {"weight_decay": 5e-4}},'
                     ' "bad": {"carried_from": "cs"}}')
     assert fathom_config("cs", path) == fathom_config("photo", path) == (
         {"depth": 64, "dropout": 0.5}, {"lr": 0.01, "weight_decay": 1e-4})
-    assert fathom_config("physics", path) == ({"depth": 32, "dropout": 0.5}, {"lr": 0.01, "weight_decay": 1e-4})
+    # the entry's own settings win over the ones it carries, where both set one
+    assert fathom_config("physics", path) == ({"depth": 32, "dropout": 0.3}, {"lr": 0.01, "weight_decay": 5e-4})
     with pytest.raises(ConfigError, match="bad carries 'cs', which is no dataset's own entry"):
         fathom_config("bad", path)
     assert fathom_config("cs") == fathom_config("photo")  # the committed file's carried entries

@@ -113,3 +113,9 @@ def test_a_batch_size_keys_a_graph_datasets_run_keeps_older_ids_and_is_refused_o
         RunSpec("karate", ModelConfig(depth=2), TrainConfig(batch_size=128))
     with pytest.raises(ConfigError, match="readout=mean, batch_size=8: graph-classification settings"):
         RunSpec("karate", ModelConfig(depth=2), TrainConfig(readout="mean", batch_size=8))
+
+
+def test_the_split_is_part_of_the_run_id_so_splits_never_merge():
+    ids = {RunSpec("chameleon", ModelConfig(), TrainConfig(), split=split).run_id for split in (None, 0, 1)}
+    assert len(ids) == 3
+    assert len(expand("chameleon", ModelConfig(), TrainConfig(), {"split": [0, 1]}, [0])) == 2
