@@ -80,6 +80,8 @@ def test_diagnose_a_factory_from_the_users_own_module(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("args, message", [
     (["--model", "no_such_module.Model"], "cannot import 'no_such_module'"),
+    (["--model", "GCN"], "expected package.module.Name or package.module:factory"),
+    (["--model", ":build"], "expected package.module.Name or package.module:factory"),
     (["--model", "torch_geometric.nn.models.NoSuchGNN"], "has no attribute 'NoSuchGNN'"),
     (["--model", "torch_geometric.nn.models.GCN", "--model-kwargs", "hidden_channels"], "expected name=value"),
     (["--model", "torch_geometric.nn.models.GCN", "--model-kwargs", "hidden=3"], "missing 2 required positional arguments"),

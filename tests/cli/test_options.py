@@ -148,3 +148,10 @@ def test_an_optional_ranged_float_keeps_its_none_default_and_names_nan():
     assert result.exit_code == 0 and seen["config"] == OptionalRanged(None), result.output
     result = CliRunner().invoke(cli, ["--limit", "nan"], env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "the value is not a number" in result.output, result.output
+
+
+def test_a_bad_split_is_a_usage_error_naming_the_flag():
+    result = CliRunner().invoke(app, ["train", "--dataset", "csbm", "--split", "abc", "--epochs", "1"],
+                                env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert "--split must be standard, random or a split number; got 'abc'" in result.output

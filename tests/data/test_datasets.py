@@ -112,6 +112,12 @@ def test_read_only_roots_are_mirrored_into_the_cache(copy_raw, tmp_path, monkeyp
         mirrored = list((tmp_path / "cache" / "mirror").glob("*/cornell/processed/data.pt"))
         assert mirrored and not (raw.parent / "processed").exists()
         assert load_dataset("cornell", tmp_path).num_nodes == 183  # second load: from the mirror
+        victim = raw / "cornell_split_0.6_0.2_4.npz"  # the source changes: the mirror must follow
+        victim.chmod(0o644)
+        victim.write_bytes(victim.read_bytes()[:100])
+        victim.chmod(0o444)
+        with pytest.raises(CorruptDatasetError, match="cornell_split_0.6_0.2_4.npz is truncated"):
+            load_dataset("cornell", tmp_path)
     finally:
         for path in (raw.parent, raw):
             path.chmod(0o755)
