@@ -185,3 +185,18 @@ def test_parts_drawn_together_keep_the_edges_between_them(graph):
         alone = NodeClassification(graph.subgraph(keep))
         torch.testing.assert_close(task.loss(model, step)[0], alone.loss(model)[0])
         assert task.batch_weight(step) == int(graph.train_mask[union].sum())
+
+
+def test_the_run_draws_parts_per_step_parts_a_step(graph, monkeypatch):
+    steps, batches = [], PartitionedNodeClassification.batches
+
+    def recorded(task):
+        for step in batches(task):
+            steps.append(step)
+            yield step
+
+    monkeypatch.setattr(PartitionedNodeClassification, "batches", recorded)
+    train = TrainConfig(epochs=1, partitions=4, partition_method="random", parts_per_step=2, device="cpu")
+    train_partitioned(ModelConfig(depth=2, width=8), train, graph, progress=False)
+    assert len(steps) == 2 and all(isinstance(step, tuple) and len(step) == 2 for step in steps)
+    assert sorted(part for step in steps for part in step) == [0, 1, 2, 3]
