@@ -35,3 +35,25 @@ def test_loss_curves_read_each_runs_metrics(tmp_path):
     rows.append({"run_id": "r4", "depth": 16, "init": "gnn_he"})
     path = plot_loss_curves(pd.DataFrame(rows), tmp_path, ["init"], "depth", tmp_path / "curves.png")
     assert matplotlib.image.imread(path).shape[1] > 500
+
+
+def test_accuracy_against_depth_has_one_panel_per_dataset_and_a_line_per_model(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from fathom.report.plots import plot_against_depth
+
+    frame = pd.DataFrame([{"dataset": d, "model": m, "depth": depth, "seed": s, "acc": 0.5 + 0.01 * depth + 0.1 * s}
+                          for d in ("a", "b") for m in ("m1", "m2") for depth in (2, 4) for s in (0, 1)])
+    figures = []
+    subplots = plt.subplots
+    monkeypatch.setattr(plt, "subplots", lambda *a, **k: figures.append(subplots(*a, **k)) or figures[-1])
+    monkeypatch.setattr(plt, "close", lambda figure: None)  # keep the figure to read it back
+    assert plot_against_depth(frame, "acc", tmp_path / "depth.png", log=True).is_file()
+    axes = figures[0][1].flat
+    assert [ax.get_title() for ax in axes] == ["dataset = a", "dataset = b"]
+    for ax in axes:
+        assert ax.get_xlabel() == "depth (blocks)" and ax.get_ylabel() == "acc"
+        assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+        assert [container.get_label() for container in ax.containers] == ["m1", "m2"]
+    plt.close("all")

@@ -234,3 +234,16 @@ def test_a_graph_run_pools_by_its_readout(monkeypatch):
     monkeypatch.setattr(runner, "load_task", lambda *args, **kwargs: asked.update(kwargs))
     runner.task_of(RunSpec("proteins", SMALL, TrainConfig(readout="mean", batch_size=128), split=3))
     assert asked == {"split": 3, "readout": "mean", "batch_size": 128}
+
+
+def test_a_rerun_trains_only_the_runs_that_have_not_finished(tmp_path, monkeypatch):
+    from fathom.sweep import runner
+
+    specs = expand("karate", SMALL, FAST, {}, [0, 1])
+    run_sweep(specs[:1], tmp_path, progress=False)
+    trained = []
+    one = runner.run_one
+    monkeypatch.setattr(runner, "run_one", lambda spec, *args: trained.append(spec.run_id) or one(spec, *args))
+    assert len(run_sweep(specs, tmp_path, progress=False)) == 2
+    assert trained == [specs[1].run_id]
+    assert len(run_sweep(specs, tmp_path, progress=False)) == 2 and trained == [specs[1].run_id]
