@@ -88,3 +88,19 @@ def test_park_options_defaults_round_trip_and_overrides():
     assert ModelConfig.from_dict(config.to_dict()) == config
     assert parse_overrides("negative-slope=0.2,heads=3,conv=gat,activation-position=post") == {
         "negative_slope": 0.2, "heads": 3, "conv": "gat", "activation_position": "post"}
+
+
+INT_FIELDS = [(cls, f.name) for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)
+              if f.type in ("int", "int | None")]
+
+
+@pytest.mark.parametrize("cls, name", INT_FIELDS, ids=[name for _, name in INT_FIELDS])
+def test_a_negative_count_is_refused_naming_its_own_field(cls, name):
+    with pytest.raises(ConfigError, match=rf"^{name} must lie in \[\d+, (inf|\d+)\); got -1|^{name} must lie in \[1, 1\]"):
+        cls(**{name: -1})
+
+
+def test_dropout_of_one_is_refused_and_just_below_is_kept():
+    with pytest.raises(ConfigError, match="^dropout must be below 1"):
+        ModelConfig(dropout=1.0)
+    assert ModelConfig(dropout=0.99).dropout == 0.99

@@ -134,3 +134,11 @@ def test_bad_inputs_fail_with_clear_messages(make_er):
         graph_quantities(data, 1, skip=False)
     with pytest.raises(ValueError, match="NaN or infinite"):
         spectral_summary(np.array([[np.inf, 1.0]]), np.ones((1, 1)))
+
+
+def test_the_rank_tolerance_is_size_times_eps_times_sigma_max():
+    """diag(1, 1e-5): far above 2 eps, so full rank, not degenerate, and the least-squares fit is exact."""
+    summary = spectral_summary(np.diag([1.0, 1e-5]), np.array([[0.0], [1.0]]))
+    assert summary.tolerance == pytest.approx(2 * np.finfo(np.float64).eps)
+    assert not summary.degenerate and summary.sigma_min == pytest.approx(1e-5)
+    assert summary.optimal_loss == pytest.approx(0.0, abs=1e-12)
