@@ -32,6 +32,15 @@ def test_sparse_operator_is_the_dense_gcn_operator():
     torch.testing.assert_close(adj_t.to_dense(), expected)
 
 
+def test_a_directed_graphs_operator_has_each_edge_in_its_targets_row():
+    """Edges 0 -> 1 and 0 -> 2: degrees with the self-loop, counted at the target, are 1, 2, 2, and
+    row i holds node i's incoming messages, 1/sqrt(deg_i deg_j) for j -> i."""
+    adj_t, _ = GCNAdjacency(sparse=True)(torch.tensor([[0, 0], [1, 2]]), 3)
+    half = 2 ** -0.5
+    expected = torch.tensor([[1.0, 0.0, 0.0], [half, 0.5, 0.0], [half, 0.0, 0.5]])
+    torch.testing.assert_close(adj_t.to_dense(), expected)
+
+
 @pytest.mark.parametrize("graph", GRAPHS)
 @pytest.mark.parametrize("name", SMALL)
 def test_sparse_and_edge_index_paths_agree_in_output_and_gradients(name, graph):
