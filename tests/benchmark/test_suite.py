@@ -94,6 +94,18 @@ def test_the_full_preset_spends_ten_seeds_on_planetoid_for_fathom_and_gcnii_only
     assert sorted(at_256) == list(range(10))  # on cora, where the 256-block target compares it with 64
 
 
+def test_the_full_preset_gives_fathom_and_gcnii_ten_seeds_on_each_planetoid_set_and_three_elsewhere():
+    seeds: dict[tuple[str, str], set[int]] = {}
+    for label, spec in PRESETS["full"].specs(datasets=("cora", "citeseer", "pubmed", "chameleon"),
+                                             entries=("Fathom", "GCNII", "APPNP")):
+        seeds.setdefault((label, spec.dataset), set()).add(spec.train.seed)
+    for dataset in ("cora", "citeseer", "pubmed", "chameleon"):
+        ten = dataset != "chameleon"
+        for label in ("Fathom", "GCNII"):
+            assert seeds[(label, dataset)] == set(range(10 if ten else 3)), (label, dataset)
+        assert seeds[("APPNP", dataset)] == {0, 1, 2}
+
+
 def test_every_split_datasets_run_each_geom_gcn_split_once_at_seed_zero():
     preset = Preset("test", ("cora", "texas"), (Entry("Fathom", "deepgnn", 3, (8, 16)), Entry("GCN", "gcn", 2)),
                     max_epochs=50, patience=10, every_split=("texas",))

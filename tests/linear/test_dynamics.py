@@ -14,7 +14,7 @@ from fathom.graph import AggregationOperator
 from fathom.linear import (LinearizedGNN, LinearProblem, bound_violation, graph_quantities, one_hot_targets,
                            plain_lambda, propagated_features, restricted_lambda, row_space_basis, squared_loss,
                            theorem1_bound, train_full_graph, train_linear)
-from fathom.linear.dynamics import Trajectory
+from fathom.linear.dynamics import DIVERGENCE_FACTOR, Trajectory, gradient_descent
 
 
 def tiny_problem(make_er, features: int, train: int, seed: int = 0, nodes: int = 10, classes: int = 3):
@@ -153,6 +153,28 @@ def test_a_run_that_starts_at_or_below_the_optimal_loss_is_not_a_silent_pass():
     assert bound_violation(rises, 1.0, 2.0) == math.inf
     below = Trajectory(lr=0.1, loss=[0.8, 0.7, 0.6], lambda_steps=[0], lambda_restricted=[0.5], lambda_plain=[0.0])
     assert bound_violation(below, 1.0, 2.0) == math.inf  # L(0) < L*: the optimal loss is wrong
+
+
+def _scripted(values):
+    """A one-parameter model whose loss runs through ``values`` (its gradient is zero)."""
+    model, script = torch.nn.Linear(1, 1, bias=False), iter(values)
+    return model, lambda: model.weight.sum() * 0 + next(script)
+
+
+def test_divergence_is_a_loss_above_the_factor_times_the_first_or_not_finite():
+    model, loss_fn = _scripted([1.0, DIVERGENCE_FACTOR, DIVERGENCE_FACTOR * (1 + 1e-6)])  # float32 steps are 8 at 1e8
+    trajectory = gradient_descent(model, loss_fn, lr=0.1, steps=2)
+    assert trajectory.diverged and trajectory.diverged_at == 2 and len(trajectory.loss) == 3  # at the factor: kept
+    model, loss_fn = _scripted([1.0, math.nan, 1.0])
+    assert gradient_descent(model, loss_fn, lr=0.1, steps=2).diverged_at == 1
+
+
+@pytest.mark.parametrize("steps,every,observed", [(7, 3, [0, 3, 6, 7]), (6, 3, [0, 3, 6]), (0, 3, [0])])
+def test_observe_runs_every_k_steps_and_at_the_last(steps, every, observed):
+    model, loss_fn = _scripted([1.0] * (steps + 1))
+    seen = []
+    gradient_descent(model, loss_fn, lr=0.1, steps=steps, observe=seen.append, observe_every=every)
+    assert seen == observed
 
 
 def test_bad_arguments_are_rejected(make_er):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from fathom.data import SplitError
 from fathom.tasks import NodeClassification, load_task
 
 
@@ -17,3 +18,12 @@ def test_a_graph_dataset_batches_as_many_graphs_as_asked(shared_data_root):
     task = load_task("mutag", shared_data_root, batch_size=8)
     assert task.batch_size == 8
     assert load_task("mutag", shared_data_root).batch_size == 32
+
+
+def test_a_graph_datasets_split_is_its_test_fold(shared_data_root):
+    assert load_task("mutag", shared_data_root).fold == 0
+    assert load_task("mutag", shared_data_root, split=3).fold == 3
+    assert load_task("mutag", shared_data_root, split="3").fold == 3
+    for bad in (10, True, "x"):
+        with pytest.raises(SplitError, match="fold number 0..9"):
+            load_task("mutag", shared_data_root, split=bad)
