@@ -96,7 +96,7 @@ INT_FIELDS = [(cls, f.name) for cls in (ModelConfig, TrainConfig) for f in datac
 
 @pytest.mark.parametrize("cls, name", INT_FIELDS, ids=[name for _, name in INT_FIELDS])
 def test_a_negative_count_is_refused_naming_its_own_field(cls, name):
-    with pytest.raises(ConfigError, match=rf"^{name} must lie in \[\d+, (inf|\d+)\); got -1|^{name} must lie in \[1, 1\]"):
+    with pytest.raises(ConfigError, match=rf"^{name} must lie in \[\d+, (inf\)|\d+\]); got -1$"):
         cls(**{name: -1})
 
 

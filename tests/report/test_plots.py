@@ -56,4 +56,5 @@ def test_accuracy_against_depth_has_one_panel_per_dataset_and_a_line_per_model(t
         assert ax.get_xlabel() == "depth (blocks)" and ax.get_ylabel() == "acc"
         assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
         assert [container.get_label() for container in ax.containers] == ["m1", "m2"]
-    plt.close("all")
+    monkeypatch.undo()
+    plt.close(figures[0][0])
