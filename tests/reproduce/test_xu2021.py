@@ -120,6 +120,25 @@ def test_the_late_relu_check_reads_the_late_relu_runs(tiny_run):
     assert not after["(5L)"] and after["(5) "] == by_statement["(5) "]
 
 
+def test_the_late_linear_checks_read_the_late_linear_runs_at_the_late_steps(tiny_run):
+    out, _ = tiny_run
+    frame = pd.read_csv(out / "results.csv")
+    quantities = pd.read_csv(out / "quantities.csv")
+    rigged = frame.copy()  # on the late linear runs, skips, depth and true labels win at the late steps
+    selected = (rigged["phase"] == "late") & (rigged["model"] == "linear") & (rigged["operator"] == "GCN")
+    assert selected.any()
+    loss = 10.0 / rigged["depth"] * (1 + (~rigged["skip"])) * (1 + (rigged["labels"] == "shuffled"))
+    for column in ("three_quarter_loss", "final_loss"):
+        rigged.loc[selected, column] = loss[selected]
+    for column in ("quarter_loss", "mid_loss"):  # ... and lose at the early ones, which these checks ignore
+        rigged.loc[selected, column] = 1000.0 / loss[selected]
+    late = {c.statement[:4]: c for c in check_claims(rigged, quantities, TINY)}
+    assert all(late[key].passed for key in ("(2L)", "(3L)", "(4L)")) and "steps 45 and 60 of 60" in late["(2L)"].statement
+    rigged.loc[selected & rigged["skip"], "final_loss"] = 100.0  # skips lose at the last step only
+    after = {c.statement[:4]: c.passed for c in check_claims(rigged, quantities, TINY)}
+    assert not after["(2L)"] and after["(2) "] == late["(2) "].passed
+
+
 def test_a_rerun_loads_finished_runs_instead_of_training_them(tiny_run, monkeypatch):
     out, _ = tiny_run
     claims = [c["passed"] for c in json.loads((out / "results.json").read_text())["claims"]]
