@@ -284,6 +284,11 @@ def test_an_unfinished_run_is_priced_at_its_depths_median_where_a_run_of_that_de
     assert progress["left min (est.)"] == 2 * 30.0  # two 256-layer runs at 1800 s, not at the 60 s median
     unseen = _progress(planned, pd.DataFrame(rows[:2])).iloc[0]
     assert unseen["left min (est.)"] == 1 + 3  # no 256-layer run has finished: all four at the median, 60 s
+    skewed = [{**row, "seconds": s} for row, s in zip(_rows("GCNII", "citeseer", 16, [0.7] * 3), [60.0, 60.0, 240.0])]
+    four = [("GCNII", RunSpec("citeseer", ModelConfig(depth=16), TrainConfig(seed=seed))) for seed in range(4)]
+    assert _progress(four, pd.DataFrame(skewed)).iloc[0]["left min (est.)"] == 1.0  # the median, 60 s; the mean is 120
+    wider = four[:3] + [("GCNII", RunSpec("citeseer", ModelConfig(depth=256), TrainConfig(seed=0)))]
+    assert _progress(wider, pd.DataFrame(skewed)).iloc[0]["left min (est.)"] == 1.0  # no 256-layer run: the median
 
 
 @pytest.mark.parametrize("invocation, whole", [
