@@ -324,3 +324,14 @@ def test_batchnorm_trains_on_a_one_node_graph():
     logits = model(torch.randn(1, 3), torch.zeros(2, 0, dtype=torch.long))
     logits.sum().backward()
     assert logits.shape == (1, 2) and bool(torch.isfinite(logits).all())
+
+
+def test_pairnorm_centres_each_column_and_scales_rows_to_unit_mean_square_norm():
+    """PairNorm (Zhao & Akoglu 2020), s = 1: X - 1 mean(X), then divided by sqrt(mean_i ||x_i||^2)."""
+    from fathom.nn.norm import make_norm
+
+    x = torch.randn(6, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64) + 3.0
+    y = make_norm("pairnorm", 4)(x)
+    centred = x - x.mean(0)
+    torch.testing.assert_close(y, centred / centred.pow(2).sum(1).mean().sqrt(), rtol=1e-4, atol=1e-6)
+    assert type(make_norm("batchnorm", 4).norm).__name__ == "BatchNorm"
