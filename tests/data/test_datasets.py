@@ -3,6 +3,7 @@ import os
 import shutil
 
 import pytest
+import torch
 
 from fathom.data import (DATASETS, CorruptDatasetError, DatasetError, DatasetNotFoundError, InvalidGraphError,
                          describe, is_approximate, load_dataset, locate)
@@ -134,6 +135,11 @@ def test_features_are_raw_unless_normalised_or_the_protocol_asked_for(load_share
     assert load_shared("cora").x.sum(dim=1).max() > 1.0  # binary bag of words, as callers always got it
     assert load_shared("cora", normalize="protocol").x.sum(dim=1).max() <= 1.0 + 1e-5  # GCN's protocol
     assert load_shared("photo", normalize="protocol").x.sum(dim=1).max() > 1.0  # Shchur et al. leave Amazon raw
+    assert torch.equal(load_shared("photo", normalize="protocol").x, load_shared("photo").x)
+    raw, normalised = load_shared("citeseer").x, load_shared("citeseer", normalize="protocol").x
+    empty = raw.sum(dim=1) == 0  # CiteSeer has nodes without features: they stay zero, never NaN
+    assert empty.any() and not normalised.isnan().any() and (normalised[empty] == 0).all()
+    torch.testing.assert_close(normalised[~empty].sum(dim=1), torch.ones(int((~empty).sum())))
     assert load_shared("photo", normalize=True).x.sum(dim=1).max() <= 1.0 + 1e-5
     with pytest.raises(ValueError, match="normalize must be True, False or 'protocol'"):
         load_dataset("karate", normalize="yes")
