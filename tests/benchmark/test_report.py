@@ -267,7 +267,9 @@ def test_the_budget_claim_adds_the_unfinished_runs_at_their_median_and_cannot_pa
     assert not unknown.passed and "leaving out 3 runs of entries with no finished run" in unknown.evidence
     done = budget_claim(_progress(planned("cora", 3), pd.DataFrame(finished("cora", [3600.0 * BUDGET_HOURS] * 3))),
                         workers=2)  # 3 x 2 h of training on 2 workers: 3 h
-    assert not done.passed and "360 min of training, every planned run finished: 3.0 h of wall" in done.evidence
+    minutes = 3 * 60 * BUDGET_HOURS
+    assert not done.passed and f"{minutes:.0f} min of training, every planned run finished: {minutes / 120:.1f} h" \
+        in done.evidence
     assert "unfinished" not in done.evidence
 
 

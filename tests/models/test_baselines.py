@@ -89,22 +89,18 @@ def test_gcnii_published_citeseer_settings_split_into_params_and_training():
     assert full["depth"] == 8 and full["alpha"] == 0.2 and full_training["block_weight_decay"] is None
 
 
-def _gcn_dense(data) -> torch.Tensor:
-    """D^-1/2 (A + I) D^-1/2, the degree counted with the self-loop."""
-    adjacency = torch.zeros(data.num_nodes, data.num_nodes, dtype=torch.float64)
-    adjacency[data.edge_index[0], data.edge_index[1]] = 1.0
-    adjacency += torch.eye(data.num_nodes, dtype=torch.float64)
-    scale = adjacency.sum(1).rsqrt()
-    return scale[:, None] * adjacency * scale[None, :]
+def _gcn_dense(dense_operator, data) -> torch.Tensor:
+    """D^-1/2 (A + I) D^-1/2 (the conftest's numpy reference), as a float64 tensor."""
+    return torch.from_numpy(dense_operator(data.edge_index, data.num_nodes, "gcn"))
 
 
-def test_gcnii_against_a_dense_reference_with_its_alpha_and_theta(data):
+def test_gcnii_against_a_dense_reference_with_its_alpha_and_theta(data, dense_operator):
     """x_l = relu([(1 - alpha) A x_(l-1) + alpha x_0] ((1 - beta_l) I + beta_l W_l)), beta_l = ln(theta/l + 1)."""
     import math
 
     torch.manual_seed(0)
     model = build_model("gcnii", {"depth": 3, "width": 8, "theta": 1.5, "alpha": 0.3, "dropout": 0.0}, data, C).double()
-    operator, x = _gcn_dense(data), data.x.double()
+    operator, x = _gcn_dense(dense_operator, data), data.x.double()
     x_0 = h = torch.relu(model.encoder(x))
     for layer, conv in enumerate(model.convs, start=1):
         beta = math.log(1.5 / layer + 1)
@@ -114,11 +110,11 @@ def test_gcnii_against_a_dense_reference_with_its_alpha_and_theta(data):
     torch.testing.assert_close(model.eval()(x, data.edge_index), expected, rtol=1e-9, atol=1e-9)
 
 
-def test_appnp_against_a_dense_reference_with_its_alpha(data):
+def test_appnp_against_a_dense_reference_with_its_alpha(data, dense_operator):
     """Z_0 = H = MLP(X), Z_(k+1) = (1 - alpha) A Z_k + alpha H for K steps (alpha 0.2: 1 - alpha differs)."""
     torch.manual_seed(0)
     model = build_model("appnp", {"width": 8, "depth": 10, "alpha": 0.2, "dropout": 0.0}, data, C).double()
-    operator, x = _gcn_dense(data), data.x.double()
+    operator, x = _gcn_dense(dense_operator, data), data.x.double()
     h = z = model.lin2(torch.relu(model.lin1(x)))
     for _ in range(10):
         z = 0.8 * operator @ z + 0.2 * h
